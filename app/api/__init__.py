@@ -1,0 +1,17 @@
+"""The HTTP layer: blueprints, request ids and error handling."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app.api import health, models, predict
+from app.api.errors import register_error_handlers
+from app.api.request_id import install_request_id
+
+
+def register_api(app: Flask) -> None:
+    """Attach every route and the error handlers to ``app``."""
+    install_request_id(app)
+    register_error_handlers(app)
+    for module in (health, models, predict):
+        app.register_blueprint(module.bp)

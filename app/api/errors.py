@@ -1,0 +1,75 @@
+"""The one place where exceptions become the contract's error JSON."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from app.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+# Werkzeug's status codes mapped to the contract's error codes.
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> ResponseReturnValue:
+    """The contract's error body with ``status``."""
+    error = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    body = {"error": error, "request_id": g.get("request_id")}
+    return jsonify(body), status, headers or {}
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Route every exception to the contract's JSON shape; unknown ones become a logged 500."""
+
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError) -> ResponseReturnValue:
+        return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> ResponseReturnValue:
+        status = exc.code or 500
+        headers = {"Allow": exc.valid_methods} if getattr(exc, "valid_methods", None) else {}
+        if headers:
+            headers["Allow"] = ", ".join(headers["Allow"])
+        message = exc.description or exc.name
+        if status == 413:
+            message = (
+                f"the request body is over its limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
+            )
+        return error_response(
+            status,
+            HTTP_CODES.get(status, exc.name.lower().replace(" ", "_")),
+            message,
+            headers=headers,
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> ResponseReturnValue:
+        # A 500 is a bug: log everything, tell the client nothing about internals.
+        log.exception("unhandled error for request %s", g.get("request_id"))
+        return error_response(
+            500,
+            "internal_error",
+            f"internal error; see the server log for request {g.get('request_id')}",
+        )

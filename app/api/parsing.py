@@ -1,0 +1,155 @@
+"""Predict requests (multipart or JSON) parsed into instances: {modality: bytes or text}."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from dataclasses import dataclass
+from typing import IO, Any
+
+from flask import Request
+from werkzeug.formparser import FormDataParser
+
+from app.errors import BadRequest, PayloadTooLarge
+from app.predictor import Instance
+from app.settings import Settings
+
+TOP_K = "top_k"
+
+
+class InMemoryRequest(Request):
+    """Keeps uploads in memory (already bounded by the body limit): no temp files to leak.
+
+    Form parsing is strict so that a malformed multipart body is a 400, not an empty form.
+    """
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        return io.BytesIO()
+
+    def make_form_data_parser(self) -> FormDataParser:
+        return self.form_data_parser_class(
+            stream_factory=self._get_file_stream,
+            max_form_memory_size=self.max_form_memory_size,
+            max_content_length=self.max_content_length,
+            max_form_parts=self.max_form_parts,
+            cls=self.parameter_storage_class,
+            silent=False,
+        )
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    """What a predict call asks for."""
+
+    instances: list[Instance]
+    top_k: int
+    batched: bool  # sent as {"instances": [...]}: answer with "predictions"
+
+
+def parse_predict_request(request: Request, settings: Settings) -> PredictRequest:
+    """Instances and top_k from a multipart or JSON body; raises 400/413 errors."""
+    top_k_raw: Any = request.args.get(TOP_K)
+    mimetype = request.mimetype
+    if mimetype == "multipart/form-data":
+        instance, form_top_k = _parse_multipart(request)
+        instances, batched = [instance], False
+    elif mimetype == "application/json" or mimetype.endswith("+json"):
+        instances, form_top_k, batched = _parse_json(request, settings)
+    else:
+        raise BadRequest(
+            f"content type {mimetype or 'missing'}; send multipart/form-data or application/json"
+        )
+    for instance in instances:
+        _check_sizes(instance, settings)
+    top_k_raw = form_top_k if top_k_raw is None else top_k_raw
+    return PredictRequest(instances, _parse_top_k(top_k_raw, settings), batched)
+
+
+def _parse_multipart(request: Request) -> tuple[Instance, Any]:
+    if "boundary" not in request.mimetype_params:
+        raise BadRequest("multipart/form-data without a boundary")
+    try:
+        form, files = request.form, request.files
+    except ValueError as exc:
+        raise BadRequest(f"malformed multipart body: {exc}") from None
+    instance: Instance = {}
+    top_k = None
+    for name in set(form) | set(files):
+        values = form.getlist(name) + files.getlist(name)
+        if len(values) > 1:
+            raise BadRequest(f"{name}: sent {len(values)} times; send it once", field=name)
+        value = values[0]
+        if name == TOP_K:
+            top_k = value if isinstance(value, str) else value.read().decode("utf-8", "replace")
+        else:
+            instance[name] = value if isinstance(value, str) else value.read()
+    return instance, top_k
+
+
+def _parse_json(request: Request, settings: Settings) -> tuple[list[Instance], Any, bool]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("body is not a JSON object")
+    top_k = body.pop(TOP_K, None)
+    if "instances" not in body:
+        return [_json_instance(body, "")], top_k, False
+    if set(body) != {"instances"}:
+        raise BadRequest(
+            f"with 'instances', only 'top_k' may stand beside it; got "
+            f"{sorted(set(body) - {'instances'})}"
+        )
+    items = body["instances"]
+    if not isinstance(items, list) or not items:
+        raise BadRequest("'instances' must be a non-empty list of objects", field="instances")
+    if len(items) > settings.max_instances:
+        raise PayloadTooLarge(
+            f"instances: {len(items)} is over the limit of {settings.max_instances}",
+            field="instances",
+        )
+    return [_json_instance(item, f"instances[{i}].") for i, item in enumerate(items)], top_k, True
+
+
+def _json_instance(item: Any, where: str) -> Instance:
+    if not isinstance(item, dict):
+        raise BadRequest(f"{where or 'body'}: expected an object", field=where.rstrip(".") or None)
+    instance: Instance = {}
+    for name, value in item.items():
+        if isinstance(value, str):
+            instance[name] = value
+        elif isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str):
+            try:
+                instance[name] = base64.b64decode(value["b64"], validate=True)
+            except (binascii.Error, ValueError):
+                raise BadRequest(f"{where}{name}: 'b64' is not valid base64", field=name) from None
+        else:
+            raise BadRequest(f'{where}{name}: expected a string or {{"b64": "..."}}', field=name)
+    return instance
+
+
+def _check_sizes(instance: Instance, settings: Settings) -> None:
+    for name, value in instance.items():
+        limit = settings.max_part_bytes.get(name)
+        size = len(value.encode("utf-8")) if isinstance(value, str) else len(value)
+        if limit is not None and size > limit:
+            raise PayloadTooLarge(
+                f"{name}: {size} bytes is over the limit of {limit} bytes", field=name
+            )
+
+
+def _parse_top_k(raw: Any, settings: Settings) -> int:
+    if raw is None:
+        return settings.default_top_k
+    try:
+        value = raw if isinstance(raw, int) and not isinstance(raw, bool) else int(str(raw).strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise BadRequest(f"top_k must be a positive integer, got {raw!r}", field=TOP_K)
+    return value

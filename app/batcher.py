@@ -1,0 +1,122 @@
+"""Dynamic batching: request threads enqueue one row each; one thread runs them in batches."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.errors import QueueFull, ServiceUnavailable
+from app.settings import BatchingSettings
+
+log = logging.getLogger(__name__)
+
+Features = dict[str, np.ndarray]
+RunBatch = Callable[[Features], Features]
+
+
+@dataclass
+class Pending:
+    """One row waiting for its slice of a batch's outputs."""
+
+    features: Features
+    enqueued: float = field(default_factory=time.perf_counter)
+    done: threading.Event = field(default_factory=threading.Event)
+    outputs: Features | None = None
+    error: BaseException | None = None
+    queue_ms: float = 0.0
+    inference_ms: float = 0.0
+
+    def result(self, timeout: float) -> Features:
+        """The row's outputs; ``ServiceUnavailable`` if the model did not answer in time."""
+        if not self.done.wait(timeout):
+            raise ServiceUnavailable(f"inference took longer than {timeout:g} s")
+        if self.error is not None:
+            raise self.error
+        assert self.outputs is not None
+        return self.outputs
+
+
+class DynamicBatcher:
+    """Groups rows from many threads into one model call of at most ``max_batch_size`` rows."""
+
+    def __init__(
+        self, run_batch: RunBatch, settings: BatchingSettings, *, name: str, retry_after_s: int = 1
+    ) -> None:
+        self._run_batch = run_batch
+        self._max_batch = settings.max_batch_size
+        self._max_delay = settings.max_delay_ms / 1000.0
+        self._retry_after_s = retry_after_s
+        self._queue: queue.Queue[Pending | None] = queue.Queue(settings.max_queue_size)
+        self._thread = threading.Thread(target=self._loop, name=f"batcher-{name}", daemon=True)
+        self._thread.start()
+
+    def submit(self, features: Features) -> Pending:
+        """Enqueue one row; raises ``QueueFull`` (503) at once when the queue is full."""
+        pending = Pending(features)
+        try:
+            self._queue.put_nowait(pending)
+        except queue.Full:
+            raise QueueFull(
+                "the inference queue is full; retry shortly", retry_after_s=self._retry_after_s
+            ) from None
+        return pending
+
+    def close(self) -> None:
+        """Finish the rows already queued, then stop the batching thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch, stop = self._collect(first)
+            self._run(batch)
+            if stop:
+                return
+
+    def _collect(self, first: Pending) -> tuple[list[Pending], bool]:
+        batch = [first]
+        deadline = time.perf_counter() + self._max_delay
+        while len(batch) < self._max_batch:
+            # Take what is already queued without waiting; only wait while the batch is short.
+            remaining = deadline - time.perf_counter()
+            try:
+                item = (
+                    self._queue.get(timeout=remaining)
+                    if remaining > 0
+                    else self._queue.get_nowait()
+                )
+            except queue.Empty:
+                break
+            if item is None:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    def _run(self, batch: list[Pending]) -> None:
+        start = time.perf_counter()
+        try:
+            stacked = {
+                name: np.stack([p.features[name] for p in batch]) for name in batch[0].features
+            }
+            outputs = self._run_batch(stacked)
+        except Exception as exc:  # the batch fails as a whole; every waiting request learns why
+            log.exception("batch of %d failed", len(batch))
+            for pending in batch:
+                pending.error = exc
+                pending.done.set()
+            return
+        inference_ms = (time.perf_counter() - start) * 1000.0
+        for row, pending in enumerate(batch):
+            pending.outputs = {name: value[row] for name, value in outputs.items()}
+            pending.queue_ms = (start - pending.enqueued) * 1000.0
+            pending.inference_ms = inference_ms
+            pending.done.set()

@@ -1,0 +1,104 @@
+"""One served model version: preprocess each instance, batch-infer, and shape the answer."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from app.batcher import DynamicBatcher, Pending
+from app.bundle import Bundle
+from app.errors import BadRequest, MissingModality, UnknownPart
+from app.inference import CompiledModel
+
+Instance = dict[str, bytes | str]
+
+
+class Predictor:
+    """The request path for one bundle: preprocess, validate, infer, postprocess (each timed)."""
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        compiled: CompiledModel,
+        batcher: DynamicBatcher,
+        *,
+        request_timeout_s: float,
+    ) -> None:
+        self.bundle = bundle
+        self.compiled = compiled
+        self.batcher = batcher
+        self._timeout = request_timeout_s
+        self.modalities = tuple(bundle.by_modality)
+
+    def check_parts(self, names: set[str]) -> None:
+        """Refuse part names this model does not take, listing the ones it does."""
+        unknown = sorted(names - set(self.modalities))
+        if unknown:
+            raise UnknownPart(
+                f"unknown part {', '.join(unknown)}; this model accepts: "
+                f"{', '.join(self.modalities)}, top_k",
+                field=unknown[0],
+            )
+
+    def predict(self, instances: list[Instance], top_k: int) -> list[dict[str, Any]]:
+        """One result per instance, in order; raises ServiceError subclasses for bad input."""
+        if top_k < 1:
+            raise BadRequest("top_k must be a positive integer", field="top_k")
+        started = time.perf_counter()
+        prepared = [self._preprocess(instance) for instance in instances]
+        preprocess_ms = (time.perf_counter() - started) * 1000.0 / len(instances)
+        pending = [self.batcher.submit(features) for features, _ in prepared]
+        results = []
+        for (_, modalities), row in zip(prepared, pending, strict=True):
+            outputs = row.result(self._timeout)
+            results.append(
+                {
+                    "outputs": self._postprocess(outputs, top_k),
+                    "modalities": modalities,
+                    "timing_ms": self._timing(row, preprocess_ms, started),
+                }
+            )
+        return results
+
+    def _preprocess(self, instance: Instance) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        self.check_parts(set(instance))
+        if not instance:
+            raise MissingModality(f"no input: send at least one of {', '.join(self.modalities)}")
+        features, modalities = {}, {}
+        for spec in self.bundle.inputs.values():
+            data = instance.get(spec.modality)
+            if data is None:
+                if spec.missing == "required":
+                    raise MissingModality(
+                        f"{spec.modality} is required by this model", field=spec.modality
+                    )
+                features[spec.name] = np.zeros(spec.shape, spec.dtype)
+                modalities[spec.modality] = "missing"
+            else:
+                features[spec.name] = spec.preprocessor(data)
+                modalities[spec.modality] = "provided"
+        return features, modalities
+
+    def _postprocess(self, outputs: dict[str, np.ndarray], top_k: int) -> dict[str, Any]:
+        answer: dict[str, Any] = {}
+        for name, spec in self.bundle.outputs.items():
+            values = outputs[name].astype(np.float64)
+            if spec.kind == "embedding":
+                answer[name] = [round(float(v), 6) for v in values]
+                continue
+            best = np.argsort(-values, kind="stable")[:top_k]
+            answer[name] = [
+                {"label": spec.labels[i], "score": round(float(values[i]), 6)} for i in best
+            ]
+        return answer
+
+    @staticmethod
+    def _timing(row: Pending, preprocess_ms: float, started: float) -> dict[str, float]:
+        return {
+            "preprocess": round(preprocess_ms, 3),
+            "queue": round(row.queue_ms, 3),
+            "inference": round(row.inference_ms, 3),
+            "total": round((time.perf_counter() - started) * 1000.0, 3),
+        }

@@ -1,0 +1,104 @@
+"""Text to token ids: NFKC, optional lower-casing, the bundle's vocabulary, pad/truncate."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from app.errors import BundleError, UnprocessableInput
+
+TOKENIZERS = ("word", "char")
+KNOWN_PARAMS = {"vocabulary", "tokenizer", "lowercase", "max_length", "max_chars"}
+DEFAULT_MAX_CHARS = 10_000
+
+# CJK scripts are written without spaces: each ideograph, kana or hangul syllable is a word.
+_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_WORD_RE = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
+
+
+class TextPreprocessor:
+    """Tokenises text with a fixed vocabulary file; id 0 pads, id 1 stands for unknown tokens."""
+
+    modality: ClassVar[str] = "text"
+    accepted_formats: ClassVar[tuple[str, ...]] = ("UTF-8 text",)
+
+    def __init__(
+        self, params: dict[str, Any], *, bundle_dir: Path, shape: tuple[int, ...], dtype: str
+    ) -> None:
+        unknown = set(params) - KNOWN_PARAMS
+        if unknown:
+            raise BundleError(
+                f"unknown text parameters {sorted(unknown)}; known: {sorted(KNOWN_PARAMS)}"
+            )
+        if len(shape) != 1:
+            raise BundleError(f"text needs a model input of shape (length,), the model has {shape}")
+        if not np.issubdtype(np.dtype(dtype), np.integer):
+            raise BundleError(f"text gives integer token ids, the model input is {dtype}")
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.max_length = shape[0]
+        if params.get("max_length", self.max_length) != self.max_length:
+            raise BundleError(
+                f"max_length {params['max_length']} in bundle.yaml but the model input takes "
+                f"{self.max_length} tokens"
+            )
+        self.tokenizer = params.get("tokenizer", "word")
+        if self.tokenizer not in TOKENIZERS:
+            raise BundleError(f"tokenizer {self.tokenizer!r}; known: {list(TOKENIZERS)}")
+        self.lowercase = bool(params.get("lowercase", True))
+        self.max_chars = int(params.get("max_chars", DEFAULT_MAX_CHARS))
+        if "vocabulary" not in params:
+            raise BundleError("text needs a 'vocabulary' file")
+        vocab_path = bundle_dir / params["vocabulary"]
+        if not vocab_path.is_file():
+            raise BundleError(f"vocabulary file {vocab_path} is missing")
+        tokens = vocab_path.read_text(encoding="utf-8").splitlines()
+        if len(tokens) < 2:
+            raise BundleError(f"vocabulary {vocab_path} needs at least the pad and OOV tokens")
+        self.vocabulary_file = params["vocabulary"]
+        self.ids = {token: i for i, token in enumerate(tokens)}
+        self.vocab_size = len(tokens)
+
+    def tokens(self, text: str) -> list[str]:
+        """The tokens of ``text`` after normalisation, before the vocabulary lookup."""
+        text = unicodedata.normalize("NFKC", text)
+        if self.lowercase:
+            text = text.casefold()
+        if self.tokenizer == "char":
+            return [c for c in text if not c.isspace()]
+        return _WORD_RE.findall(text)
+
+    def __call__(self, data: bytes | str) -> np.ndarray:
+        """Token ids for one text, padded with 0 or truncated to the model's length."""
+        if isinstance(data, bytes):
+            try:
+                data = data.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise UnprocessableInput(
+                    f"text: not valid UTF-8 (byte {exc.start})", field="text"
+                ) from None
+        if len(data) > self.max_chars:
+            raise UnprocessableInput(
+                f"text: {len(data)} characters is over the limit of {self.max_chars}", field="text"
+            )
+        if not data.strip():
+            raise UnprocessableInput("text: empty", field="text")
+        ids = [self.ids.get(t, 1) for t in self.tokens(data)[: self.max_length]]
+        out = np.zeros(self.shape, dtype=self.dtype)
+        out[: len(ids)] = ids
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """The effective parameters, for model metadata."""
+        return {
+            "tokenizer": self.tokenizer,
+            "lowercase": self.lowercase,
+            "max_length": self.max_length,
+            "vocabulary": self.vocabulary_file,
+            "vocabulary_size": self.vocab_size,
+            "max_chars": self.max_chars,
+        }

@@ -1,0 +1,198 @@
+"""Which bundles exist, which version of each is served, and whether they are ready."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from app.batcher import DynamicBatcher
+from app.bundle import load_bundle
+from app.errors import BundleError, NotFound, NotReady
+from app.inference import CompiledModel
+from app.predictor import Predictor
+from app.runtime import Device
+from app.settings import Settings
+from app.warmup import warm_up_preprocessors
+
+log = logging.getLogger(__name__)
+
+
+def discover(models_dir: Path) -> dict[str, list[int]]:
+    """Bundle names and their versions (ascending) found under ``models_dir``."""
+    if not models_dir.is_dir():
+        raise BundleError(f"models folder {models_dir} does not exist")
+    found = {}
+    for model_dir in sorted(p for p in models_dir.iterdir() if p.is_dir()):
+        versions = sorted(
+            int(p.name)
+            for p in model_dir.iterdir()
+            if p.is_dir() and p.name.isdigit() and int(p.name) > 0
+        )
+        if versions:
+            found[model_dir.name] = versions
+    return found
+
+
+class ModelRegistry:
+    """Loads every version of the configured models, then warms them up off the request path."""
+
+    def __init__(self, settings: Settings, models_dir: Path, device: Device) -> None:
+        self.settings = settings
+        self.device = device
+        self._ready = threading.Event()
+        self.warmup_error: str | None = None
+        self.versions = self._select(discover(models_dir), settings)
+        self.served = {name: self._served_version(name, vs) for name, vs in self.versions.items()}
+        limits = {
+            "image": {"max_pixels": settings.max_image_pixels},
+            "audio": {"max_duration_s": settings.max_audio_seconds},
+        }
+        self._predictors: dict[tuple[str, int], Predictor] = {}
+        for name, versions in self.versions.items():
+            batching = settings.batching_for(name)
+            for version in versions:
+                bundle = load_bundle(
+                    models_dir / name / str(version), limits=limits, device=device.tf_name
+                )
+                compiled = CompiledModel(
+                    bundle, device=device.tf_name, max_batch_size=batching.max_batch_size
+                )
+                batcher = DynamicBatcher(
+                    compiled,
+                    batching,
+                    name=f"{name}-{version}",
+                    retry_after_s=settings.retry_after_s,
+                )
+                self._predictors[(name, version)] = Predictor(
+                    bundle, compiled, batcher, request_timeout_s=settings.request_timeout_s
+                )
+                log.info("loaded %s/%s from %s", name, version, bundle.path)
+
+    @staticmethod
+    def _select(found: dict[str, list[int]], settings: Settings) -> dict[str, list[int]]:
+        wanted = settings.models or tuple(found)
+        for name in (*wanted, settings.default_model):
+            if name not in found:
+                raise BundleError(
+                    f"model {name!r} is configured but {settings.models_dir} holds "
+                    f"only {sorted(found) or 'no bundles'}"
+                )
+        return {name: found[name] for name in wanted}
+
+    def _served_version(self, name: str, versions: list[int]) -> int:
+        pinned = self.settings.pinned_versions.get(name)
+        if pinned is None:
+            return versions[-1]
+        if pinned not in versions:
+            raise BundleError(
+                f"model {name!r} is pinned to version {pinned}, but only versions {versions} exist"
+            )
+        return pinned
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def warm_up(self) -> None:
+        """Run every bucket size and preprocessor once; readiness turns on only when all pass."""
+        started = time.perf_counter()
+        try:
+            for (name, version), predictor in self._predictors.items():
+                t0 = time.perf_counter()
+                warm_up_preprocessors(predictor.bundle)
+                t1 = time.perf_counter()
+                predictor.compiled.warm_up()
+                log.info(
+                    "warmed %s/%s: preprocessors %.2f s, buckets %s %.2f s",
+                    name,
+                    version,
+                    t1 - t0,
+                    predictor.compiled.buckets,
+                    time.perf_counter() - t1,
+                )
+        except Exception as exc:
+            self.warmup_error = f"{type(exc).__name__}: {exc}"
+            log.critical("warm-up failed, the service stays unready: %s", exc, exc_info=True)
+            return
+        log.info("ready after %.2f s of warm-up", time.perf_counter() - started)
+        self._ready.set()
+
+    def mark_ready(self) -> None:
+        """Declare readiness without warming up (settings.warmup off)."""
+        self._ready.set()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until ready; for tests and scripts."""
+        return self._ready.wait(timeout)
+
+    def get(self, name: str | None = None, version: int | None = None) -> Predictor:
+        """The predictor for a model (default: the default model) at a version (default: served)."""
+        name = name or self.settings.default_model
+        if name not in self.versions:
+            raise NotFound(f"model {name!r} not found; models: {', '.join(self.versions)}")
+        version = self.served[name] if version is None else version
+        if version not in self.versions[name]:
+            raise NotFound(
+                f"model {name!r} has no version {version}; versions: "
+                f"{', '.join(map(str, self.versions[name]))}"
+            )
+        if not self.ready:
+            raise NotReady("models are still warming up", retry_after_s=self.settings.retry_after_s)
+        return self._predictors[(name, version)]
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """Metadata of one model: versions, inputs, outputs, device."""
+        if name not in self.versions:
+            raise NotFound(f"model {name!r} not found; models: {', '.join(self.versions)}")
+        bundle = self._predictors[(name, self.served[name])].bundle
+        return {
+            "name": name,
+            "versions": [str(v) for v in self.versions[name]],
+            "served_version": str(self.served[name]),
+            "ready": self.ready,
+            "description": bundle.description,
+            "device": self.device.description,
+            "inputs": [
+                {
+                    "name": spec.name,
+                    "modality": spec.modality,
+                    "required": spec.missing == "required",
+                    "missing": spec.missing,
+                    "shape": [None, *spec.shape],
+                    "dtype": spec.dtype.name,
+                    "accepted_formats": list(spec.preprocessor.accepted_formats),
+                    "max_bytes": self.settings.max_part_bytes.get(spec.modality),
+                    "preprocessing": spec.preprocessor.describe(),
+                }
+                for spec in bundle.inputs.values()
+            ],
+            "outputs": [
+                {
+                    "name": out.name,
+                    "kind": out.kind,
+                    "shape": [None, *out.shape],
+                    **({"labels": list(out.labels)} if out.kind == "classification" else {}),
+                }
+                for out in bundle.outputs.values()
+            ],
+        }
+
+    def summary(self) -> list[dict[str, Any]]:
+        """One line per model for GET /v1/models."""
+        return [
+            {
+                "name": name,
+                "versions": [str(v) for v in versions],
+                "served_version": str(self.served[name]),
+                "ready": self.ready,
+            }
+            for name, versions in self.versions.items()
+        ]
+
+    def close(self) -> None:
+        """Stop every batcher after the rows it already holds."""
+        for predictor in self._predictors.values():
+            predictor.batcher.close()

@@ -1,0 +1,61 @@
+"""TensorFlow set-up for this process: threads, GPU memory growth, and the device to run on."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where the models of this process run."""
+
+    tf_name: str
+    """The TensorFlow device string, e.g. /GPU:0."""
+    description: str
+    """What to show a user: the device and, for a GPU, its model name."""
+
+
+def configure_tensorflow(settings: Settings) -> Device:
+    """Apply thread and GPU settings (before TensorFlow's first op) and pick the device."""
+    import tensorflow as tf
+
+    try:
+        if settings.tf_intra_op_threads:
+            tf.config.threading.set_intra_op_parallelism_threads(settings.tf_intra_op_threads)
+        if settings.tf_inter_op_threads:
+            tf.config.threading.set_inter_op_parallelism_threads(settings.tf_inter_op_threads)
+    except RuntimeError:
+        # Already initialised: a second app in the same process (tests) keeps the first's threads.
+        log.debug("TensorFlow threads already fixed for this process")
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:
+            log.debug("GPU memory growth already fixed for %s", gpu.name)
+    device = _choose(settings.device, len(gpus))
+    description = device
+    if device.startswith("GPU"):
+        details = tf.config.experimental.get_device_details(gpus[int(device.split(":")[1])])
+        description = f"{device} ({details.get('device_name', 'unknown GPU')})"
+    log.info("running models on %s (%d GPU(s) visible)", description, len(gpus))
+    return Device(tf_name=f"/{device}", description=description)
+
+
+def _choose(wanted: str, n_gpus: int) -> str:
+    wanted = wanted.strip().lower()
+    if wanted == "cpu" or (wanted == "auto" and n_gpus == 0):
+        return "CPU:0"
+    if wanted == "auto":
+        return "GPU:0"
+    if wanted.startswith("gpu:") and wanted[4:].isdigit():
+        index = int(wanted[4:])
+        if index >= n_gpus:
+            raise ValueError(f"device {wanted!r} asked for, but {n_gpus} GPU(s) are visible")
+        return f"GPU:{index}"
+    raise ValueError(f"device {wanted!r}; expected auto, cpu or gpu:N")

@@ -1,0 +1,147 @@
+"""Service settings: one typed object, read from YAML and then from MMS_* environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "MMS_"
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "service.yaml"
+
+
+@dataclass(frozen=True)
+class BatchingSettings:
+    """How requests for one model are grouped into batches."""
+
+    max_batch_size: int = 16
+    """Most rows run in one model call; batches are padded up to a power of two at most this."""
+    max_delay_ms: float = 2.0
+    """Longest a request waits for others to join its batch."""
+    max_queue_size: int = 128
+    """Requests waiting for the model; one more is answered 503 with Retry-After at once."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the service. Each field can be set in YAML or as MMS_<FIELD> in the env."""
+
+    models_dir: str = "models"
+    """Folder of bundles laid out as <name>/<version>/; relative paths start at the repo root."""
+    default_model: str = "digits"
+    """The model POST /predict uses."""
+    models: tuple[str, ...] = ()
+    """Names of the models to serve; empty serves every bundle in models_dir."""
+    pinned_versions: dict[str, int] = field(default_factory=dict)
+    """Version to serve per model name (env: name=version,name=version); else the highest."""
+    device: str = "auto"
+    """auto (first GPU if one is visible, else CPU), cpu, or gpu:N."""
+    batching: BatchingSettings = field(default_factory=BatchingSettings)
+    """Batching defaults for every model (env: MMS_MAX_BATCH_SIZE and friends)."""
+    model_batching: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per-model overrides of batching fields, keyed by model name (YAML only)."""
+    warmup: bool = True
+    """Run every batch size and every preprocessor once before turning ready."""
+    tf_intra_op_threads: int = 0
+    """TensorFlow threads inside one op; 0 lets TensorFlow choose."""
+    tf_inter_op_threads: int = 0
+    """TensorFlow ops run at once; 0 lets TensorFlow choose."""
+    max_body_bytes: int = 50 * 1024 * 1024
+    """Largest request body; above it the answer is 413."""
+    max_part_bytes: dict[str, int] = field(
+        default_factory=lambda: {
+            "text": 64 * 1024,
+            "image": 20 * 1024 * 1024,
+            "audio": 30 * 1024 * 1024,
+        }
+    )
+    """Largest upload per modality (env: text=N,image=N,audio=N)."""
+    max_image_pixels: int = 40_000_000
+    """Largest width x height decoded; larger images are refused with 422 before decoding."""
+    max_audio_seconds: float = 60.0
+    """Longest audio clip decoded; longer clips are refused with 422."""
+    max_instances: int = 64
+    """Most instances in one JSON request."""
+    default_top_k: int = 5
+    """Labels returned per classification output when the request does not say."""
+    request_timeout_s: float = 30.0
+    """Longest a request waits for its inference result before a 503."""
+    retry_after_s: int = 1
+    """Retry-After sent with 503 answers."""
+    log_level: str = "INFO"
+    """Python logging level of the service's loggers."""
+
+    def resolve_models_dir(self, root: Path) -> Path:
+        """models_dir as an absolute path, relative ones taken from ``root``."""
+        path = Path(self.models_dir)
+        return path if path.is_absolute() else root / path
+
+    def batching_for(self, model: str) -> BatchingSettings:
+        """The batching settings of one model: the defaults with its overrides applied."""
+        return dataclasses.replace(self.batching, **self.model_batching.get(model, {}))
+
+
+def load_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from a YAML file (MMS_CONFIG or config/service.yaml) and then the environment."""
+    environ = os.environ if environ is None else environ
+    path = Path(path or environ.get(f"{ENV_PREFIX}CONFIG") or DEFAULT_CONFIG)
+    data = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    values = dict(data or {})
+    unknown = set(values) - {f.name for f in dataclasses.fields(Settings)}
+    if unknown:
+        raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
+    values["batching"] = BatchingSettings(**values.get("batching", {}) or {})
+    if "models" in values:
+        values["models"] = tuple(values["models"] or ())
+    values = _apply_env(values, environ)
+    return Settings(**values)
+
+
+def _apply_env(values: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    hints = typing.get_type_hints(Settings)
+    for f in dataclasses.fields(Settings):
+        raw = environ.get(ENV_PREFIX + f.name.upper())
+        if raw is None or f.name == "batching":
+            continue
+        parsed = _parse(f.name, raw, hints[f.name])
+        if isinstance(parsed, dict):
+            # Environment pairs refine the YAML/default mapping instead of replacing it.
+            base = values.get(f.name, f.default_factory())  # type: ignore[misc]
+            parsed = {**base, **parsed}
+        values[f.name] = parsed
+    batching_hints = typing.get_type_hints(BatchingSettings)
+    overrides = {
+        f.name: _parse(f.name, environ[ENV_PREFIX + f.name.upper()], batching_hints[f.name])
+        for f in dataclasses.fields(BatchingSettings)
+        if ENV_PREFIX + f.name.upper() in environ
+    }
+    if overrides:
+        values["batching"] = dataclasses.replace(values["batching"], **overrides)
+    return values
+
+
+def _parse(name: str, raw: str, hint: Any) -> Any:
+    """An environment string as the field's type; pairs are written key=value,key=value."""
+    origin = typing.get_origin(hint)
+    try:
+        if hint is bool:
+            if raw.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError(raw)
+            return raw.lower() in ("1", "true", "yes", "on")
+        if origin is dict:
+            _, value_type = typing.get_args(hint)
+            pairs = (item.split("=", 1) for item in raw.split(",") if item.strip())
+            return {k.strip(): value_type(v.strip()) for k, v in pairs}
+        if origin is tuple:
+            return tuple(item.strip() for item in raw.split(",") if item.strip())
+        return hint(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {hint}") from None

@@ -1,0 +1,20 @@
+"""Gunicorn settings; each can be overridden by the MMS_* variable named beside it."""
+
+import os
+
+bind = os.environ.get("MMS_BIND", "0.0.0.0:8000")
+# One worker process owns the model and batches for it; request threads preprocess in parallel
+# (the decoders and feature code release the GIL). More workers mean more model copies.
+workers = int(os.environ.get("MMS_WORKERS", "1"))
+worker_class = "gthread"
+threads = int(os.environ.get("MMS_THREADS", "8"))
+# Models load in each worker after the fork (TensorFlow does not survive fork), so never preload.
+preload_app = False
+# Loading a large model can take a while before the worker's first heartbeat.
+timeout = int(os.environ.get("MMS_WORKER_TIMEOUT", "120"))
+graceful_timeout = int(os.environ.get("MMS_GRACEFUL_TIMEOUT", "30"))
+keepalive = int(os.environ.get("MMS_KEEPALIVE", "5"))
+accesslog = os.environ.get("MMS_ACCESS_LOG", "-") or None
+loglevel = os.environ.get("MMS_LOG_LEVEL", "info").lower()
+# librosa's numba kernels compile once per machine instead of once per process.
+raw_env = [f"NUMBA_CACHE_DIR={os.environ.get('NUMBA_CACHE_DIR', '/tmp/mms-numba-cache')}"]

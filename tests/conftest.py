@@ -1,0 +1,53 @@
+"""Fixtures chain settings -> app -> client over tiny real bundles saved in a temp folder."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from app.settings import BatchingSettings, load_settings
+from tests.bundles import build_model, bundle_yaml, write_bundle
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tiny v1 and v2 (all modalities optional) and strict v1 (text required, others refused)."""
+    root = tmp_path_factory.mktemp("models")
+    model = build_model(seed=0)
+    write_bundle(root, "tiny", 1, model=model)
+    write_bundle(root, "tiny", 2, model=build_model(seed=1))
+    strict = bundle_yaml()
+    strict["inputs"]["text"]["missing"] = "required"
+    write_bundle(root, "strict", 1, model=model, spec=strict)
+    return root
+
+
+@pytest.fixture(scope="session")
+def settings(models_dir: Path):
+    """The repo's config/service.yaml pointed at the test bundles, with small limits."""
+    base = load_settings(environ={})
+    return dataclasses.replace(
+        base,
+        models_dir=str(models_dir),
+        default_model="tiny",
+        batching=BatchingSettings(max_batch_size=4, max_delay_ms=1.0, max_queue_size=64),
+        max_part_bytes={**base.max_part_bytes, "text": 1000},
+        max_body_bytes=2 * 1024 * 1024,
+        max_instances=8,
+    )
+
+
+@pytest.fixture(scope="session")
+def app(settings):
+    """One app for the whole session: loading TensorFlow models is the slow part."""
+    app = create_app(settings, warm_up_in_background=False)
+    yield app
+    app.extensions["registry"].close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
