@@ -16,5 +16,9 @@ graceful_timeout = int(os.environ.get("MMS_GRACEFUL_TIMEOUT", "30"))
 keepalive = int(os.environ.get("MMS_KEEPALIVE", "5"))
 accesslog = os.environ.get("MMS_ACCESS_LOG", "-") or None
 loglevel = os.environ.get("MMS_LOG_LEVEL", "info").lower()
+# Workers import numpy after the fork, so these reach them. Request threads already give the
+# parallelism; OpenBLAS threading on the small feature matrices costs more than it saves.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 # librosa's numba kernels compile once per machine instead of once per process.
-raw_env = [f"NUMBA_CACHE_DIR={os.environ.get('NUMBA_CACHE_DIR', '/tmp/mms-numba-cache')}"]
+os.environ.setdefault("NUMBA_CACHE_DIR", "/tmp/mms-numba-cache")

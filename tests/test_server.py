@@ -55,8 +55,8 @@ def wait_ready(proc: subprocess.Popen, url: str, log_path: Path) -> float:
         try:
             if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
                 return time.monotonic() - started
-        except requests.ConnectionError:
-            pass
+        except requests.RequestException:
+            pass  # the worker is still importing TensorFlow and loading models
         time.sleep(0.25)
     raise AssertionError(f"not ready after {START_TIMEOUT_S} s:\n{log_path.read_text()}")
 
@@ -74,9 +74,12 @@ def stop(proc: subprocess.Popen) -> int:
 def server(models_dir, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("gunicorn") / "server.log"
     proc, url = start_gunicorn(models_dir, "tiny", log_path)
-    wait_ready(proc, url, log_path)
-    yield url, log_path
-    assert stop(proc) == 0, log_path.read_text()
+    try:
+        wait_ready(proc, url, log_path)
+        yield url, log_path
+    finally:
+        code = stop(proc)
+    assert code == 0, log_path.read_text()
 
 
 def test_multipart_predict_over_http(server):

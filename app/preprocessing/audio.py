@@ -1,0 +1,294 @@
+"""Audio bytes to a model's log-mel or MFCC matrix, numerically equal to librosa's features."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import Any, ClassVar
+
+import librosa
+import numpy as np
+import scipy.fft
+import scipy.signal
+import soundfile as sf
+import soxr
+
+from app.errors import BundleError, UnprocessableInput, UnsupportedMediaType
+from app.preprocessing.formats import AUDIO_FORMATS, sniff
+
+FEATURES = ("log_mel", "mfcc")
+NORMALIZATIONS = ("none", "per_utterance", "stats")
+LAYOUTS = ("time_major", "feature_major")
+KNOWN_PARAMS = {
+    "sample_rate", "duration_s", "features", "n_fft", "hop_length", "win_length", "n_mels",
+    "n_mfcc", "fmin", "fmax", "normalize", "stats_file", "layout", "max_duration_s",
+}  # fmt: skip
+# librosa.power_to_db's defaults (ref=1.0): the dB floor is the loudest bin minus TOP_DB.
+AMIN = 1e-10
+TOP_DB = 80.0
+STD_FLOOR = 1e-5
+# Float files may hold values past +-1, but far beyond this the power spectrum overflows float32.
+MAX_SAMPLE_VALUE = 1e6
+RESAMPLE_QUALITY = "HQ"
+# Source audio decoded past the clip's end, so the resampler's filter sees real samples at the cut
+# rather than silence; far longer than soxr HQ's filter.
+RESAMPLE_MARGIN_S = 0.05
+# libsndfile errors are RuntimeErrors; bad headers can also surface as ValueError from soundfile.
+_DECODE_ERRORS = (sf.SoundFileError, RuntimeError, ValueError, EOFError)
+
+
+class AudioPreprocessor:
+    """Decodes WAV/FLAC/OGG/MP3 with libsndfile, resamples with soxr, computes log-mel or MFCC."""
+
+    modality: ClassVar[str] = "audio"
+    accepted_formats: ClassVar[tuple[str, ...]] = AUDIO_FORMATS
+
+    def __init__(
+        self, params: dict[str, Any], *, bundle_dir: Path, shape: tuple[int, ...], dtype: str
+    ) -> None:
+        unknown = set(params) - KNOWN_PARAMS
+        if unknown:
+            raise BundleError(
+                f"unknown audio parameters {sorted(unknown)}; known: {sorted(KNOWN_PARAMS)}"
+            )
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        if self.dtype.kind != "f":
+            raise BundleError(f"audio gives float features but the model input is {self.dtype}")
+        self.sample_rate = _integer(params, "sample_rate", 16000)
+        self.duration_s = _number(params, "duration_s", 1.0)
+        self.max_duration_s = _number(params, "max_duration_s", 60.0)
+        self.features = _choice(params, "features", FEATURES)
+        self.n_fft = _integer(params, "n_fft", 512)
+        self.hop_length = _integer(params, "hop_length", 160)
+        self.win_length = _integer(params, "win_length", self.n_fft)
+        self.n_mels = _integer(params, "n_mels", 40)
+        if self.features != "mfcc" and "n_mfcc" in params:
+            raise BundleError(f"n_mfcc is only used with features 'mfcc', not {self.features!r}")
+        self.n_mfcc = _integer(params, "n_mfcc", 13) if self.features == "mfcc" else None
+        self.fmin = _number(params, "fmin", 0.0, allow_zero=True)
+        self.fmax = _number(params, "fmax", self.sample_rate / 2)
+        self.normalize = _choice(params, "normalize", NORMALIZATIONS)
+        self.layout = _choice(params, "layout", LAYOUTS)
+        self.n_samples = round(self.sample_rate * self.duration_s)
+        self._check_consistency()
+        self.n_features = self.n_mfcc or self.n_mels
+        self.n_frames = 1 + (self.n_samples + 2 * (self.n_fft // 2) - self.n_fft) // self.hop_length
+        self._check_shape()
+        self.stats_file = params.get("stats_file")
+        self._stats = self._load_stats(bundle_dir)
+
+        # Everything below is read-only after construction, so concurrent calls can share it.
+        window = scipy.signal.get_window("hann", self.win_length, fftbins=True)
+        left = (self.n_fft - self.win_length) // 2  # centred in n_fft, as librosa.util.pad_center
+        self._window = np.zeros(self.n_fft, dtype=np.float32)
+        self._window[left : left + self.win_length] = window
+        mel_basis = librosa.filters.mel(
+            sr=self.sample_rate,
+            n_fft=self.n_fft,
+            n_mels=self.n_mels,
+            fmin=self.fmin,
+            fmax=self.fmax,
+            dtype=np.float32,
+        )
+        self._mel_basis = np.ascontiguousarray(mel_basis.T)  # (freq bins, mels): frames @ basis
+        self._dct = None
+        if self.n_mfcc is not None:
+            # Rows of the orthonormal DCT-II matrix, so MFCCs are one matmul per call.
+            dct = scipy.fft.dct(np.eye(self.n_mels), type=2, norm="ortho", axis=0)
+            self._dct = np.ascontiguousarray(dct[: self.n_mfcc].T, dtype=np.float32)
+
+    def _check_consistency(self) -> None:
+        if self.win_length > self.n_fft:
+            raise BundleError(f"win_length {self.win_length} is longer than n_fft {self.n_fft}")
+        if self.n_mfcc is not None and self.n_mfcc > self.n_mels:
+            raise BundleError(f"n_mfcc {self.n_mfcc} is more than n_mels {self.n_mels}")
+        if not self.fmin < self.fmax <= self.sample_rate / 2:
+            raise BundleError(
+                f"need 0 <= fmin < fmax <= sample_rate/2, got fmin {self.fmin}, fmax {self.fmax} "
+                f"at sample_rate {self.sample_rate}"
+            )
+        if self.n_samples < self.n_fft // 2 + 1:
+            raise BundleError(
+                f"duration_s {self.duration_s} at {self.sample_rate} Hz is {self.n_samples} "
+                f"samples, too short for n_fft {self.n_fft}"
+            )
+        if self.max_duration_s < self.duration_s:
+            raise BundleError(
+                f"max_duration_s {self.max_duration_s} is shorter than duration_s {self.duration_s}"
+            )
+
+    def _check_shape(self) -> None:
+        names = ("frames", "features") if self.layout == "time_major" else ("features", "frames")
+        sizes = {"frames": self.n_frames, "features": self.n_features}
+        expected = tuple(sizes[name] for name in names)
+        shape = self.shape[:2] if len(self.shape) == 3 and self.shape[2] == 1 else self.shape
+        if shape == expected:
+            return
+        feature_key = "n_mfcc" if self.features == "mfcc" else "n_mels"
+        raise BundleError(
+            f"the model input is {self.shape} but bundle.yaml gives {expected} "
+            f"({names[0]}, {names[1]}; optionally with a trailing axis of 1): "
+            f"{self.n_frames} frames from duration_s {self.duration_s} at {self.sample_rate} Hz "
+            f"with hop_length {self.hop_length} (1 + {self.n_samples} // {self.hop_length}), "
+            f"{self.n_features} features from {feature_key}"
+        )
+
+    def _load_stats(self, bundle_dir: Path) -> tuple[np.ndarray, np.ndarray] | None:
+        if self.normalize != "stats":
+            if self.stats_file is not None:
+                raise BundleError(
+                    f"stats_file is only used with normalize 'stats', not {self.normalize!r}"
+                )
+            return None
+        if not self.stats_file:
+            raise BundleError("normalize 'stats' needs a stats_file (.npz with mean and std)")
+        path = Path(bundle_dir) / self.stats_file
+        if not path.is_file():
+            raise BundleError(f"stats_file {path} is missing")
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                mean, std = (np.asarray(npz[key], dtype=np.float32) for key in ("mean", "std"))
+        except (OSError, ValueError, KeyError) as exc:
+            raise BundleError(f"stats_file {path} needs arrays 'mean' and 'std': {exc}") from None
+        for name, array in (("mean", mean), ("std", std)):
+            if array.shape != (self.n_features,):
+                raise BundleError(
+                    f"{name} in {self.stats_file} has shape {array.shape} but the features have "
+                    f"{self.n_features} values per frame"
+                )
+        if not (np.all(np.isfinite(mean)) and np.all(std > 0) and np.all(np.isfinite(std))):
+            raise BundleError(f"{self.stats_file}: mean must be finite and std positive")
+        return mean, std
+
+    def __call__(self, data: bytes) -> np.ndarray:
+        """The model's feature matrix for one audio file."""
+        if not data:
+            raise UnprocessableInput("audio: empty", field="audio")
+        fmt = sniff(data)
+        if fmt not in AUDIO_FORMATS:
+            raise UnsupportedMediaType(
+                f"audio: bytes are {fmt or 'not a recognised format'}; "
+                f"accepted: {', '.join(AUDIO_FORMATS)}",
+                field="audio",
+            )
+        samples, rate = self._decode(data, fmt)
+        features = self.features_of(self._fit(samples, rate))
+        if self.layout == "feature_major":
+            features = features.T
+        return np.ascontiguousarray(features, dtype=self.dtype).reshape(self.shape)
+
+    def _decode(self, data: bytes, fmt: str) -> tuple[np.ndarray, int]:
+        """Mono float32 samples at the file's own rate: only as many as the clip needs."""
+        try:
+            with sf.SoundFile(io.BytesIO(data)) as audio:
+                rate, frames = audio.samplerate, audio.frames
+                if rate <= 0:
+                    raise ValueError(f"sample rate {rate}")
+                if frames / rate > self.max_duration_s:
+                    raise UnprocessableInput(
+                        f"audio: {frames / rate:.1f} s is over the limit of "
+                        f"{self.max_duration_s:g} s",
+                        field="audio",
+                    )
+                # Decoding stops here, so a header that understates the length costs nothing.
+                wanted = math.ceil(self.n_samples * rate / self.sample_rate)
+                if rate != self.sample_rate:
+                    wanted += math.ceil(RESAMPLE_MARGIN_S * rate)
+                samples = audio.read(frames=wanted, dtype="float32", always_2d=True)
+        except _DECODE_ERRORS as exc:
+            detail = getattr(exc, "error_string", None) or str(exc)
+            raise UnprocessableInput(
+                f"audio: cannot decode {fmt}: {detail}", field="audio"
+            ) from None
+        if samples.shape[0] == 0:
+            raise UnprocessableInput("audio: no samples", field="audio")
+        # Float files may hold inf/NaN (inf - inf warns in the mixdown); the peak check refuses it.
+        with np.errstate(all="ignore"):
+            mono = (
+                samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1, dtype=np.float32)
+            )
+            peak = float(np.max(np.abs(mono)))
+        if not peak <= MAX_SAMPLE_VALUE:  # also catches NaN
+            raise UnprocessableInput(
+                f"audio: sample values up to {peak:g} are not a usable signal", field="audio"
+            )
+        return mono, rate
+
+    def _fit(self, samples: np.ndarray, rate: int) -> np.ndarray:
+        """Resample to the model's rate, then zero-pad or trim to exactly n_samples."""
+        if rate != self.sample_rate:
+            samples = soxr.resample(samples, rate, self.sample_rate, quality=RESAMPLE_QUALITY)
+        waveform = np.zeros(self.n_samples, dtype=np.float32)
+        kept = min(self.n_samples, samples.shape[0])
+        waveform[:kept] = samples[:kept]
+        return waveform
+
+    def features_of(self, waveform: np.ndarray) -> np.ndarray:
+        """(frames, features) of a float32 waveform at sample_rate, normalised."""
+        half = self.n_fft // 2
+        padded = np.pad(waveform, (half, half))  # center=True, pad_mode='constant'
+        frames = np.lib.stride_tricks.sliding_window_view(padded, self.n_fft)[:: self.hop_length]
+        spectrum = scipy.fft.rfft(frames * self._window, axis=-1)
+        power = np.square(spectrum.real) + np.square(spectrum.imag)
+        db = 10.0 * np.log10(np.maximum(power @ self._mel_basis, np.float32(AMIN)))
+        features = np.maximum(db, db.max() - np.float32(TOP_DB))
+        if self._dct is not None:
+            features = features @ self._dct
+        if self.normalize == "per_utterance":
+            std = np.maximum(features.std(axis=0), np.float32(STD_FLOOR))
+            features = (features - features.mean(axis=0)) / std
+        elif self._stats is not None:
+            features = (features - self._stats[0]) / self._stats[1]
+        return features
+
+    def describe(self) -> dict[str, Any]:
+        """The effective parameters, for model metadata."""
+        described: dict[str, Any] = {
+            "sample_rate": self.sample_rate,
+            "duration_s": self.duration_s,
+            "samples": self.n_samples,
+            "frames": self.n_frames,
+            "features": self.features,
+            "n_fft": self.n_fft,
+            "hop_length": self.hop_length,
+            "win_length": self.win_length,
+            "window": "hann",
+            "n_mels": self.n_mels,
+            "fmin": self.fmin,
+            "fmax": self.fmax,
+            "top_db": TOP_DB,
+            "normalize": self.normalize,
+            "layout": self.layout,
+            "max_duration_s": self.max_duration_s,
+            "resampler": f"soxr {RESAMPLE_QUALITY}",
+        }
+        if self.n_mfcc is not None:
+            described["n_mfcc"] = self.n_mfcc
+        if self.stats_file is not None:
+            described["stats_file"] = self.stats_file
+        return described
+
+
+def _choice(params: dict[str, Any], key: str, choices: tuple[str, ...]) -> str:
+    value = params.get(key, choices[0])
+    if value not in choices:
+        raise BundleError(f"{key} {value!r}; known: {list(choices)}")
+    return value
+
+
+def _integer(params: dict[str, Any], key: str, default: int) -> int:
+    value = params.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise BundleError(f"{key} must be a positive integer, got {value!r}")
+    return value
+
+
+def _number(params: dict[str, Any], key: str, default: float, *, allow_zero: bool = False) -> float:
+    value = params.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BundleError(f"{key} must be a number, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise BundleError(f"{key} must be {'>= 0' if allow_zero else 'positive'}, got {value!r}")
+    return float(value)

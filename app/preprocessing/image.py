@@ -1,0 +1,293 @@
+"""Image bytes to a model's pixel tensor: decode, orient, fix the mode, resize, scale."""
+
+from __future__ import annotations
+
+import io
+import struct
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from PIL import BmpImagePlugin, Image, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
+
+from app.errors import BundleError, UnprocessableInput, UnsupportedMediaType
+from app.preprocessing.formats import BMP, IMAGE_FORMATS, JPEG, PNG, WEBP, sniff
+
+LAYOUTS = ("channels_last", "channels_first")
+RESIZE_POLICIES = ("stretch", "crop", "pad")
+INTERPOLATIONS = {
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "area": Image.Resampling.BOX,
+    "nearest": Image.Resampling.NEAREST,
+}
+SCALES = ("unit", "symmetric", "standard", "none")
+KNOWN_PARAMS = {
+    "layout", "size", "channels", "resize", "interpolation", "scale", "mean", "std",
+    "invert", "pad_value", "max_pixels", "jpeg_draft",
+}  # fmt: skip
+DEFAULT_MAX_PIXELS = 40_000_000
+# Let the JPEG decoder downscale (1/2, 1/4, 1/8) only while it stays this many times the target
+# size, so the antialiased resize after it still does a real reduction (Pillow's thumbnail default).
+DRAFT_REDUCING_GAP = 2
+
+# Plugin classes are opened directly rather than through Image.open: only the sniffed format is
+# tried, and Pillow's process-wide decompression-bomb check (a warning, then an error, with its own
+# limit) is skipped because our own max_pixels check on the header governs.
+_OPENERS = {
+    JPEG: JpegImagePlugin.jpeg_factory,
+    PNG: PngImagePlugin.PngImageFile,
+    WEBP: WebPImagePlugin.WebPImageFile,
+    BMP: BmpImagePlugin.BmpImageFile,
+}
+# Pillow reports a broken file with any of these, depending on the plugin and where it breaks.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, struct.error)
+# EXIF orientation -> the transpose that undoes it (as in PIL.ImageOps.exif_transpose).
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SIXTEEN_BIT_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")
+
+
+class ImagePreprocessor:
+    """Decodes JPEG/PNG/WebP/BMP with Pillow and produces the model's (H, W, C) or (C, H, W)."""
+
+    modality: ClassVar[str] = "image"
+    accepted_formats: ClassVar[tuple[str, ...]] = IMAGE_FORMATS
+
+    def __init__(
+        self, params: dict[str, Any], *, bundle_dir: Path, shape: tuple[int, ...], dtype: str
+    ) -> None:
+        unknown = set(params) - KNOWN_PARAMS
+        if unknown:
+            raise BundleError(
+                f"unknown image parameters {sorted(unknown)}; known: {sorted(KNOWN_PARAMS)}"
+            )
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.layout = _choice(params, "layout", LAYOUTS)
+        self.height, self.width, self.channels = _geometry(self.shape, self.layout)
+        if "size" in params and list(params["size"]) != [self.height, self.width]:
+            raise BundleError(
+                f"size {list(params['size'])} in bundle.yaml but the model input is "
+                f"{self.height}x{self.width}"
+            )
+        if "channels" in params and params["channels"] != self.channels:
+            raise BundleError(
+                f"channels {params['channels']} in bundle.yaml but the model input has "
+                f"{self.channels} (shape {self.shape}, {self.layout})"
+            )
+        self.resize = _choice(params, "resize", RESIZE_POLICIES)
+        self.interpolation = _choice(params, "interpolation", tuple(INTERPOLATIONS))
+        self.scale = _choice(params, "scale", SCALES)
+        if self.dtype.kind != "f" and not (self.dtype == np.uint8 and self.scale == "none"):
+            raise BundleError(
+                f"scale {self.scale!r} gives floats but the model input is {self.dtype}; "
+                "only scale 'none' can feed a uint8 input"
+            )
+        self.mean, self.std = self._standardisation(params)
+        self.invert = _flag(params, "invert", False)
+        self.jpeg_draft = _flag(params, "jpeg_draft", True)
+        self.pad_value = self._pad_value(params.get("pad_value", 0))
+        self.max_pixels = params.get("max_pixels", DEFAULT_MAX_PIXELS)
+        if isinstance(self.max_pixels, bool) or not isinstance(self.max_pixels, int):
+            raise BundleError(f"max_pixels must be an integer, got {self.max_pixels!r}")
+        if self.max_pixels <= 0:
+            raise BundleError(f"max_pixels must be positive, got {self.max_pixels}")
+        self._mode = "RGB" if self.channels == 3 else "L"
+        self._resample = INTERPOLATIONS[self.interpolation]
+
+    def _standardisation(
+        self, params: dict[str, Any]
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if self.scale != "standard":
+            if "mean" in params or "std" in params:
+                raise BundleError(
+                    f"mean/std are only used with scale 'standard', not {self.scale!r}"
+                )
+            return None, None
+        arrays = []
+        for key in ("mean", "std"):
+            value = params.get(key)
+            if not isinstance(value, list) or len(value) != self.channels:
+                raise BundleError(
+                    f"scale 'standard' needs {key} as a list of {self.channels} numbers "
+                    f"(one per channel of the model input), got {value!r}"
+                )
+            try:
+                arrays.append(np.array(value, dtype=np.float32))
+            except (TypeError, ValueError):
+                raise BundleError(f"{key} must be numbers, got {value!r}") from None
+        if not np.all(arrays[1] > 0):
+            raise BundleError(f"std must be positive, got {params['std']}")
+        return arrays[0], arrays[1]
+
+    def _pad_value(self, value: Any) -> int | tuple[int, ...]:
+        values = value if isinstance(value, list) else [value] * self.channels
+        if len(values) != self.channels or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in values
+        ):
+            raise BundleError(
+                f"pad_value must be an integer 0-255 or a list of {self.channels} of them, "
+                f"got {value!r}"
+            )
+        return values[0] if self.channels == 1 else tuple(values)
+
+    def __call__(self, data: bytes) -> np.ndarray:
+        """The model's pixel tensor for one image file."""
+        if not data:
+            raise UnprocessableInput("image: empty", field="image")
+        fmt = sniff(data)
+        if fmt not in IMAGE_FORMATS:
+            raise UnsupportedMediaType(
+                f"image: bytes are {fmt or 'not a recognised format'}; "
+                f"accepted: {', '.join(IMAGE_FORMATS)}",
+                field="image",
+            )
+        try:
+            image = self._decode(data, fmt)
+            image = self._fit(image)
+        except _DECODE_ERRORS as exc:
+            raise UnprocessableInput(f"image: cannot decode {fmt}: {exc}", field="image") from None
+        return self._to_array(image)
+
+    def _decode(self, data: bytes, fmt: str) -> Image.Image:
+        """Header check, decode, EXIF orientation, and conversion to L or RGB."""
+        image = _OPENERS[fmt](io.BytesIO(data))
+        width, height = image.size
+        if width * height > self.max_pixels:
+            raise UnprocessableInput(
+                f"image: {width}x{height} pixels is over the limit of {self.max_pixels}",
+                field="image",
+            )
+        if width == 0 or height == 0:
+            raise UnprocessableInput(f"image: {width}x{height} has no pixels", field="image")
+        orientation = _orientation(image)
+        if fmt == JPEG and self.jpeg_draft:
+            target = (self.width, self.height)
+            if orientation in (5, 6, 7, 8):  # the stored image is the transpose of what we see
+                target = target[::-1]
+            image.draft(None, tuple(DRAFT_REDUCING_GAP * side for side in target))
+        image.load()
+        if orientation in _ORIENTATION:
+            image = image.transpose(_ORIENTATION[orientation])
+        return self._convert(image)
+
+    def _convert(self, image: Image.Image) -> Image.Image:
+        if image.mode in _SIXTEEN_BIT_MODES:
+            # Pillow clips I;16 to 0-255 when converting to L instead of rescaling the range.
+            wide = np.asarray(image, dtype=np.float32)
+            image = Image.fromarray(np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8))
+        if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+            # Transparent areas become white, as a browser shows them on a blank page.
+            rgba = image.convert("RGBA")
+            canvas = Image.new(self._mode, image.size, (255,) * self.channels)
+            canvas.paste(rgba.convert(self._mode), mask=rgba.getchannel("A"))
+            return canvas
+        return image if image.mode == self._mode else image.convert(self._mode)
+
+    def _fit(self, image: Image.Image) -> Image.Image:
+        """Resize to the model's H x W with the bundle's policy."""
+        size = (self.width, self.height)
+        width, height = image.size
+        if self.resize == "stretch":
+            return image.resize(size, self._resample)
+        if self.resize == "crop":
+            # The largest centred box with the target's aspect ratio, resized in one step.
+            crop_w = min(width, height * self.width / self.height)
+            crop_h = min(height, width * self.height / self.width)
+            left, top = (width - crop_w) / 2, (height - crop_h) / 2
+            return image.resize(size, self._resample, box=(left, top, left + crop_w, top + crop_h))
+        ratio = min(self.width / width, self.height / height)
+        inner = (
+            max(1, min(self.width, round(width * ratio))),
+            max(1, min(self.height, round(height * ratio))),
+        )
+        canvas = Image.new(self._mode, size, self.pad_value)
+        offset = ((self.width - inner[0]) // 2, (self.height - inner[1]) // 2)
+        canvas.paste(image.resize(inner, self._resample), offset)
+        return canvas
+
+    def _to_array(self, image: Image.Image) -> np.ndarray:
+        pixels = np.asarray(image, dtype=np.float32)
+        if self.invert:
+            pixels = 255.0 - pixels
+        if self.scale == "unit":
+            pixels = pixels / np.float32(255.0)
+        elif self.scale == "symmetric":
+            pixels = pixels / np.float32(127.5) - np.float32(1.0)
+        elif self.scale == "standard":
+            pixels = (pixels / np.float32(255.0) - self.mean) / self.std
+        if pixels.ndim == 2 and len(self.shape) == 3:
+            pixels = pixels[:, :, None]
+        if self.layout == "channels_first" and pixels.ndim == 3:
+            pixels = pixels.transpose(2, 0, 1)
+        if self.dtype == np.uint8:
+            pixels = np.rint(pixels)
+        return np.ascontiguousarray(pixels, dtype=self.dtype)
+
+    def describe(self) -> dict[str, Any]:
+        """The effective parameters, for model metadata."""
+        described = {
+            "layout": self.layout,
+            "size": [self.height, self.width],
+            "channels": self.channels,
+            "resize": self.resize,
+            "interpolation": self.interpolation,
+            "scale": self.scale,
+            "invert": self.invert,
+            "max_pixels": self.max_pixels,
+            "jpeg_draft": self.jpeg_draft,
+        }
+        if self.resize == "pad":
+            described["pad_value"] = (
+                list(self.pad_value) if isinstance(self.pad_value, tuple) else self.pad_value
+            )
+        if self.scale == "standard":
+            described["mean"] = self.mean.tolist()
+            described["std"] = self.std.tolist()
+        return described
+
+
+def _geometry(shape: tuple[int, ...], layout: str) -> tuple[int, int, int]:
+    """(height, width, channels) from the model input's shape."""
+    if len(shape) == 2:  # (H, W): a grayscale model without a channel axis
+        return shape[0], shape[1], 1
+    if len(shape) == 3:
+        height, width, channels = shape if layout == "channels_last" else (*shape[1:], shape[0])
+        if channels in (1, 3):
+            return height, width, channels
+    raise BundleError(
+        f"an image input needs shape (H, W, 1|3) for {layout} or (1|3, H, W) for channels_first "
+        f"or (H, W), the model input is {shape}"
+    )
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF Orientation tag, 1 (as stored) when absent or unreadable."""
+    try:
+        value = image.getexif().get(0x0112, 1)
+    except _DECODE_ERRORS:
+        # A broken EXIF block should not cost the picture; viewers show it unrotated too.
+        return 1
+    return value if isinstance(value, int) else 1
+
+
+def _choice(params: dict[str, Any], key: str, choices: tuple[str, ...]) -> str:
+    value = params.get(key, choices[0])
+    if value not in choices:
+        raise BundleError(f"{key} {value!r}; known: {list(choices)}")
+    return value
+
+
+def _flag(params: dict[str, Any], key: str, default: bool) -> bool:
+    value = params.get(key, default)
+    if not isinstance(value, bool):
+        raise BundleError(f"{key} must be true or false, got {value!r}")
+    return value

@@ -1,0 +1,125 @@
+"""The digits bundle's inputs and their features, computed only by the service's preprocessors."""
+
+from __future__ import annotations
+
+import multiprocessing
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from app.preprocessing import PREPROCESSORS
+from app.preprocessing.text import TextPreprocessor
+
+LABELS = tuple(str(d) for d in range(10))
+PAD, OOV = "<pad>", "<unk>"
+MIN_TOKEN_COUNT = 3  # rarer characters map to the OOV id, so the model learns that id too
+# Model input name -> modality, shape (no batch axis), dtype and preprocessing parameters.
+INPUTS: dict[str, dict[str, Any]] = {
+    "image": {
+        "modality": "image",
+        "shape": (28, 28, 1),
+        "dtype": "float32",
+        # Uploads are dark ink on a light page; padding is page-white before the inversion.
+        "params": {"resize": "pad", "pad_value": 255, "interpolation": "area", "scale": "unit",
+                   "invert": True},
+    },
+    "audio": {
+        "modality": "audio",
+        "shape": (101, 40),
+        "dtype": "float32",
+        "params": {"sample_rate": 16000, "duration_s": 1.0, "features": "log_mel", "n_fft": 512,
+                   "win_length": 400, "hop_length": 160, "n_mels": 40, "fmin": 20, "fmax": 8000,
+                   "normalize": "per_utterance", "layout": "time_major"},
+    },
+    "text": {
+        "modality": "text",
+        "shape": (32,),
+        "dtype": "int32",
+        "params": {"vocabulary": "vocab.txt", "tokenizer": "char", "lowercase": True},
+    },
+}  # fmt: skip
+OUTPUT = "digit"
+# Set before the worker pool forks, so workers share the preprocessors without pickling them.
+_WORKER_STATE: dict[str, Any] = {}
+DESCRIPTION = "Digits 0-9 from a handwritten image, a spoken word and/or typed text, fused"
+
+
+def build_vocabulary(texts: list[str]) -> list[str]:
+    """Vocabulary lines (pad, OOV, then tokens by frequency) from the service's own tokeniser."""
+    with tempfile.TemporaryDirectory() as tmp:
+        bootstrap = Path(tmp) / "vocab.txt"
+        bootstrap.write_text(f"{PAD}\n{OOV}\n", encoding="utf-8")
+        spec = INPUTS["text"]
+        tokenizer = TextPreprocessor(
+            spec["params"], bundle_dir=Path(tmp), shape=spec["shape"], dtype=spec["dtype"]
+        )
+        counts = Counter(token for text in texts for token in tokenizer.tokens(text))
+    kept = sorted((t for t, n in counts.items() if n >= MIN_TOKEN_COUNT), key=lambda t: -counts[t])
+    return [PAD, OOV, *kept]
+
+
+def write_bundle_files(bundle_dir: Path, vocabulary: list[str]) -> None:
+    """Write bundle.yaml, labels.txt and vocab.txt (everything but the model)."""
+    bundle_dir.mkdir(parents=True, exist_ok=True)
+    (bundle_dir / "labels.txt").write_text("\n".join(LABELS) + "\n", encoding="utf-8")
+    (bundle_dir / "vocab.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+    spec = {
+        "description": DESCRIPTION,
+        "inputs": {
+            name: {"modality": entry["modality"], "missing": "zeros", "params": entry["params"]}
+            for name, entry in INPUTS.items()
+        },
+        "outputs": {OUTPUT: {"kind": "classification", "labels": "labels.txt"}},
+    }
+    text = yaml.safe_dump(spec, sort_keys=False, default_flow_style=None, width=100)
+    (bundle_dir / "bundle.yaml").write_text(text, encoding="utf-8")
+
+
+def preprocessors(bundle_dir: Path) -> dict[str, Any]:
+    """Model input name -> the service's preprocessor for it, built from the bundle's files."""
+    spec = yaml.safe_load((bundle_dir / "bundle.yaml").read_text(encoding="utf-8"))
+    return {
+        name: PREPROCESSORS[entry["modality"]](
+            spec["inputs"][name]["params"],
+            bundle_dir=bundle_dir,
+            shape=entry["shape"],
+            dtype=entry["dtype"],
+        )
+        for name, entry in INPUTS.items()
+    }
+
+
+def featurise(
+    rows: list[dict[str, str]], data_dir: Path, bundle_dir: Path, workers: int = 1
+) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+    """(input name, split) -> (features, digits) for every manifest row, via the preprocessors.
+
+    Uses forked worker processes, so call it before TensorFlow is imported.
+    """
+    _WORKER_STATE.update(preps=preprocessors(bundle_dir), data_dir=data_dir)
+    out = {}
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for name, entry in INPUTS.items():
+            for split in ("train", "test"):
+                key = (entry["modality"], split)
+                mine = [r for r in rows if (r["modality"], r["split"]) == key]
+                started = time.monotonic()
+                jobs = [(name, r["modality"], r["item"]) for r in mine]
+                features = np.stack(pool.map(_features, jobs, chunksize=64))
+                digits = np.array([int(r["digit"]) for r in mine], dtype=np.int64)
+                out[(name, split)] = (features, digits)
+                took = time.monotonic() - started
+                print(f"{name}/{split}: {len(mine)} in {took:.0f} s", flush=True)
+    return out
+
+
+def _features(job: tuple[str, str, str]) -> np.ndarray:
+    """Features of one manifest item from what a client would upload: file bytes, or the text."""
+    name, modality, item = job
+    raw = item if modality == "text" else (_WORKER_STATE["data_dir"] / item).read_bytes()
+    return _WORKER_STATE["preps"][name](raw)
