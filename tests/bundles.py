@@ -60,7 +60,9 @@ def build_model(seed: int = 0) -> Any:
     towers = [
         keras.layers.Dense(8, activation="relu")(keras.layers.Flatten()(image)),
         keras.layers.Dense(8, activation="relu")(keras.layers.Flatten()(audio)),
-        keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(len(VOCAB), 8, name="tokens")(text)),
+        keras.layers.GlobalAveragePooling1D()(
+            keras.layers.Embedding(len(VOCAB), 8, name="tokens")(text)
+        ),
     ]
     fused = keras.layers.Dense(16, activation="relu")(keras.layers.Concatenate()(towers))
     outputs = {

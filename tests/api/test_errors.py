@@ -189,8 +189,12 @@ def test_predict_errors(client, kwargs, status, code, field, fragment):
 
 def test_body_over_limit_is_413(client):
     # A raw body: the test client would spool a large form to a temp file it never closes.
-    body = (b'--xx\r\nContent-Disposition: form-data; name="image"; filename="a"\r\n\r\n'
-            + b"\xff\xd8\xff" + b"0" * (3 << 20) + b"\r\n--xx--\r\n")
+    body = (
+        b'--xx\r\nContent-Disposition: form-data; name="image"; filename="a"\r\n\r\n'
+        + b"\xff\xd8\xff"
+        + b"0" * (3 << 20)
+        + b"\r\n--xx--\r\n"
+    )
     resp = client.post("/predict", data=body, content_type="multipart/form-data; boundary=xx")
     _assert_error(resp, 413, "payload_too_large", contains="2097152 bytes")
 
