@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 from flask import Flask
@@ -15,6 +16,7 @@ from app.runtime import configure_tensorflow
 from app.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, warm_up_in_background: bool = True) -> Flask:
@@ -23,6 +25,7 @@ def create_app(settings: Settings | None = None, *, warm_up_in_background: bool 
     Call it in the process that serves (a gunicorn worker), never before a fork: TensorFlow and
     CUDA state does not survive ``fork``.
     """
+    started = time.perf_counter()
     settings = settings or load_settings()
     if not logging.getLogger().handlers:  # under gunicorn nothing has configured logging yet
         logging.basicConfig(
@@ -39,13 +42,21 @@ def create_app(settings: Settings | None = None, *, warm_up_in_background: bool 
     )
     app.extensions["settings"] = settings
     device = configure_tensorflow(settings)
+    tensorflow_s = time.perf_counter() - started
     registry = ModelRegistry(settings, settings.resolve_models_dir(ROOT), device)
+    log.info(
+        "start-up: tensorflow and device %.2f s, loading models %.2f s",
+        tensorflow_s,
+        time.perf_counter() - started - tensorflow_s,
+    )
     app.extensions["registry"] = registry
     register_api(app)
     if not settings.warmup:
         registry.mark_ready()
     elif warm_up_in_background:
-        threading.Thread(target=registry.warm_up, name="warm-up", daemon=True).start()
+        threading.Thread(
+            target=registry.warm_up, args=(started,), name="warm-up", daemon=True
+        ).start()
     else:
-        registry.warm_up()
+        registry.warm_up(started)
     return app

@@ -108,6 +108,7 @@ class DynamicBatcher:
                 name: np.stack([p.features[name] for p in batch]) for name in batch[0].features
             }
             outputs = self._run_batch(stacked)
+            rows = [{name: value[i] for name, value in outputs.items()} for i in range(len(batch))]
         except Exception as exc:  # the batch fails as a whole; every waiting request learns why
             log.exception("batch of %d failed", len(batch))
             for pending in batch:
@@ -115,8 +116,8 @@ class DynamicBatcher:
                 pending.done.set()
             return
         inference_ms = (time.perf_counter() - start) * 1000.0
-        for row, pending in enumerate(batch):
-            pending.outputs = {name: value[row] for name, value in outputs.items()}
+        for pending, row in zip(batch, rows, strict=True):
+            pending.outputs = row
             pending.queue_ms = (start - pending.enqueued) * 1000.0
             pending.inference_ms = inference_ms
             pending.done.set()

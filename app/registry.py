@@ -96,7 +96,7 @@ class ModelRegistry:
     def ready(self) -> bool:
         return self._ready.is_set()
 
-    def warm_up(self) -> None:
+    def warm_up(self, app_started: float) -> None:
         """Run every bucket size and preprocessor once; readiness turns on only when all pass."""
         started = time.perf_counter()
         try:
@@ -117,7 +117,10 @@ class ModelRegistry:
             self.warmup_error = f"{type(exc).__name__}: {exc}"
             log.critical("warm-up failed, the service stays unready: %s", exc, exc_info=True)
             return
-        log.info("ready after %.2f s of warm-up", time.perf_counter() - started)
+        now = time.perf_counter()
+        log.info(
+            "ready %.2f s after start-up began (warm-up %.2f s)", now - app_started, now - started
+        )
         self._ready.set()
 
     def mark_ready(self) -> None:

@@ -216,17 +216,24 @@ def test_method_not_allowed(client):
 
 def test_queue_full_is_503_with_retry_after(app, client, monkeypatch):
     predictor = app.extensions["registry"].get("tiny")
-    batcher, gate = predictor.batcher, threading.Event()
+    batcher, entered, gate = predictor.batcher, threading.Event(), threading.Event()
     run = batcher._run_batch
-    # Hold the batching thread inside its first batch so the bounded queue fills up behind it.
-    monkeypatch.setattr(batcher, "_run_batch", lambda batch: gate.wait(10) and run(batch))
+
+    def held(batch):
+        entered.set()
+        gate.wait(30)
+        return run(batch)
+
+    # Hold the batching thread inside one batch so the bounded queue fills up behind it.
+    monkeypatch.setattr(batcher, "_run_batch", held)
     row = {n: np.zeros(s.shape, s.dtype) for n, s in predictor.bundle.inputs.items()}
-    held = []
+    rows = [batcher.submit(row)]
+    assert entered.wait(10)
     with pytest.raises(QueueFull):
         for _ in range(200):
-            held.append(batcher.submit(row))
+            rows.append(batcher.submit(row))
     resp = client.post("/predict", json={"text": "cat"})
     gate.set()
-    assert all(p.result(10) for p in held)
+    assert all(p.result(10) for p in rows)
     _assert_error(resp, 503, "queue_full")
     assert resp.headers["Retry-After"] == "1"
