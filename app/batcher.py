@@ -6,7 +6,8 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,6 +54,8 @@ class DynamicBatcher:
         self._max_delay = settings.max_delay_ms / 1000.0
         self._retry_after_s = retry_after_s
         self._queue: queue.Queue[Pending | None] = queue.Queue(settings.max_queue_size)
+        self._lock = threading.Lock()
+        self._incoming = 0
         self._thread = threading.Thread(target=self._loop, name=f"batcher-{name}", daemon=True)
         self._thread.start()
 
@@ -82,20 +85,44 @@ class DynamicBatcher:
             if stop:
                 return
 
+    @contextmanager
+    def incoming(self, rows: int = 1) -> Iterator[Callable[[Features], Pending]]:
+        """Announce rows being preprocessed; yields the ``submit`` to send each of them with.
+
+        The batching thread waits for stragglers only while announced rows are still on their
+        way, so a lone request never pays ``max_delay_ms``.
+        """
+        left = [rows]
+        self._add_incoming(rows)
+
+        def submit(features: Features) -> Pending:
+            left[0] -= 1
+            self._add_incoming(-1)
+            return self.submit(features)
+
+        try:
+            yield submit
+        finally:
+            self._add_incoming(-left[0])
+
+    def _add_incoming(self, rows: int) -> None:
+        with self._lock:
+            self._incoming += rows
+
     def _collect(self, first: Pending) -> tuple[list[Pending], bool]:
         batch = [first]
         deadline = time.perf_counter() + self._max_delay
         while len(batch) < self._max_batch:
-            # Take what is already queued without waiting; only wait while the batch is short.
             remaining = deadline - time.perf_counter()
             try:
-                item = (
-                    self._queue.get(timeout=remaining)
-                    if remaining > 0
-                    else self._queue.get_nowait()
-                )
+                item = self._queue.get_nowait()
             except queue.Empty:
-                break
+                if remaining <= 0 or not self._incoming:
+                    break
+                try:
+                    item = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
             if item is None:
                 return batch, True
             batch.append(item)

@@ -47,9 +47,10 @@ class Predictor:
         if top_k < 1:
             raise BadRequest("top_k must be a positive integer", field="top_k")
         started = time.perf_counter()
-        prepared = [self._preprocess(instance) for instance in instances]
-        preprocess_ms = (time.perf_counter() - started) * 1000.0 / len(instances)
-        pending = [self.batcher.submit(features) for features, _ in prepared]
+        with self.batcher.incoming(len(instances)) as submit:
+            prepared = [self._preprocess(instance) for instance in instances]
+            preprocess_ms = (time.perf_counter() - started) * 1000.0 / len(instances)
+            pending = [submit(features) for features, _ in prepared]
         results = []
         for (_, modalities), row in zip(prepared, pending, strict=True):
             outputs = row.result(self._timeout)

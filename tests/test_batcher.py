@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -76,4 +77,24 @@ def test_a_failing_batch_fails_its_rows_only():
     with pytest.raises(RuntimeError, match="boom"):
         batcher.submit({"x": np.zeros(1)}).result(5)
     assert batcher.submit({"x": np.ones(1)}).result(5)["y"].tolist() == [1.0]
+    batcher.close()
+
+
+def test_lone_row_does_not_wait_for_the_delay():
+    batcher = DynamicBatcher(Recorder(), BatchingSettings(8, 5000.0, 10), name="t")
+    started = time.perf_counter()
+    batcher.submit({"x": np.zeros(1)}).result(10)
+    assert time.perf_counter() - started < 2.5  # far below the 5 s max_delay_ms
+    batcher.close()
+
+
+def test_announced_rows_are_waited_for():
+    model = Recorder()
+    batcher = DynamicBatcher(model, BatchingSettings(8, 5000.0, 10), name="t")
+    with batcher.incoming(2) as submit:
+        first = submit({"x": np.zeros(1)})
+        time.sleep(0.2)  # the second row is still "preprocessing"
+        second = submit({"x": np.ones(1)})
+    assert first.result(10)["y"].tolist() == [0.0] and second.result(10)["y"].tolist() == [2.0]
+    assert model.sizes == [2]
     batcher.close()
