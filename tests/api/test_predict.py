@@ -108,3 +108,18 @@ def test_required_modality_model(client):
     assert missing.status_code == 422
     assert missing.json["error"]["code"] == "missing_modality"
     assert missing.json["error"]["field"] == "text"
+
+
+def test_no_retracing_under_mixed_concurrent_load(app):
+    from concurrent.futures import ThreadPoolExecutor
+
+    predictor = app.extensions["registry"].get("tiny")
+    traces = predictor.compiled.trace_count
+    bodies = [{"instances": [{"text": "cat"}] * n} for n in (1, 2, 3, 5, 8)] * 4
+
+    def send(body):
+        return app.test_client().post("/predict", json=body).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(send, bodies)) == {200}
+    assert predictor.compiled.trace_count == traces
