@@ -97,10 +97,7 @@ def preprocessors(bundle_dir: Path) -> dict[str, Any]:
 def featurise(
     rows: list[dict[str, str]], data_dir: Path, bundle_dir: Path, workers: int = 1
 ) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
-    """(input name, split) -> (features, digits) for every manifest row, via the preprocessors.
-
-    Uses forked worker processes, so call it before TensorFlow is imported.
-    """
+    """(input name, split) -> (features, digits) of every row; forks, so call before TF loads."""
     _WORKER_STATE.update(preps=preprocessors(bundle_dir), data_dir=data_dir)
     out = {}
     with multiprocessing.get_context("fork").Pool(workers) as pool:

@@ -90,11 +90,19 @@ def _render(template: str, word: str, digit: int, rng: random.Random) -> str:
 Texts = list[tuple[int, str, str]]
 
 
-def make_texts(seed: int) -> tuple[Texts, Texts]:
-    """(train, test) lists of (digit, text, kind); no test text or test misspelling is in train.
+def _unseen_typo(word: str, rng: random.Random, seen: set[str]) -> str | None:
+    """A misspelling of ``word`` (one slip, else two) that is not in ``seen``, if one is found."""
+    for attempt in range(40):
+        candidate = typo(word, rng)
+        if attempt >= 20:
+            candidate = typo(candidate, rng)
+        if candidate not in seen:
+            return candidate
+    return None
 
-    kind is "numeral", "word" (a correct spelling) or "typo".
-    """
+
+def make_texts(seed: int) -> tuple[Texts, Texts]:
+    """(train, test) lists of (digit, text, kind: numeral|word|typo); no test text in train."""
     rng = random.Random(seed)
     words = digit_words()
     train: Texts = []
@@ -118,11 +126,11 @@ def make_texts(seed: int) -> tuple[Texts, Texts]:
         digit = rng.randrange(10)
         word = rng.choice(words[digit])
         kind = "word"
-        if rng.random() < 0.6 and len(word) >= 4:
+        if rng.random() < 0.5 and len(word) >= 4:
             kind = "typo"
-            word = typo(word, rng)
             # A held-out misspelling: never typed in training, and not itself a real spelling.
-            if word in train_words or word in all_spellings:
+            word = _unseen_typo(word, rng, train_words | set(all_spellings))
+            if word is None:
                 continue
         text = _render(rng.choice(TEST_TEMPLATES), word, digit, rng)
         if text not in seen_texts:

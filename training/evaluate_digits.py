@@ -87,8 +87,7 @@ def evaluate(
     model: Any, pools: Pools, shapes: Mapping[str, tuple[tuple[int, ...], str]],
     *, combos: int | None = None, seed: int = 0,
 ) -> dict[str, dict[str, float | int]]:  # fmt: skip
-    """{subset: {accuracy, n}}; single inputs use every item, combinations ``combos`` random
-    pairings (or round-robin pairings when ``combos`` is None)."""
+    """{subset: {accuracy, n}}; pairings random (``combos`` of them) or else round-robin."""
     results = {}
     for subset in SUBSETS:
         if len(subset) == 1:
