@@ -2,78 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests.bundles import write_bundle
 from tests.media import audio_bytes, image_bytes
-
-ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT_S = 180
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(models_dir: Path, default_model: str, log_path: Path, **env: str):
-    """Start gunicorn as a user would, pointed at ``models_dir``; returns (process, base URL)."""
-    port = free_port()
-    environ = {
-        **os.environ,
-        "MMS_BIND": f"127.0.0.1:{port}",
-        "MMS_MODELS_DIR": str(models_dir),
-        "MMS_DEFAULT_MODEL": default_model,
-        "MMS_WORKERS": "1",
-        **env,
-    }
-    with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=environ,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def wait_ready(proc: subprocess.Popen, url: str, log_path: Path) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < START_TIMEOUT_S:
-        assert proc.poll() is None, log_path.read_text()
-        try:
-            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return time.monotonic() - started
-        except requests.RequestException:
-            pass  # the worker is still importing TensorFlow and loading models
-        time.sleep(0.25)
-    raise AssertionError(f"not ready after {START_TIMEOUT_S} s:\n{log_path.read_text()}")
-
-
-def stop(proc: subprocess.Popen) -> int:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
+from tests.server import START_TIMEOUT_S, start_gunicorn, stop, wait_ready
 
 
 @pytest.fixture(scope="module")
 def server(models_dir, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("gunicorn") / "server.log"
-    proc, url = start_gunicorn(models_dir, "tiny", log_path)
+    proc, url = start_gunicorn(log_path, MMS_MODELS_DIR=str(models_dir), MMS_DEFAULT_MODEL="tiny")
     try:
         wait_ready(proc, url, log_path)
         yield url, log_path
@@ -123,7 +65,9 @@ def test_health_and_models_over_http(server):
 def test_broken_bundle_stops_the_start_with_its_message(tmp_path):
     write_bundle(tmp_path / "models", "tiny", 1, labels=("a", "b"))
     log_path = tmp_path / "server.log"
-    proc, _ = start_gunicorn(tmp_path / "models", "tiny", log_path)
+    proc, _ = start_gunicorn(
+        log_path, MMS_MODELS_DIR=str(tmp_path / "models"), MMS_DEFAULT_MODEL="tiny"
+    )
     try:
         code = proc.wait(START_TIMEOUT_S)
     except subprocess.TimeoutExpired:

@@ -1,0 +1,59 @@
+"""Start and stop real gunicorn processes for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 180
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(log_path: Path, **env: str) -> tuple[subprocess.Popen, str]:
+    """Start gunicorn as a user would, with MMS_* ``env`` on top; returns (process, base URL)."""
+    port = free_port()
+    environ = {**os.environ, "MMS_BIND": f"127.0.0.1:{port}", "MMS_WORKERS": "1", **env}
+    with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=environ,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def wait_ready(proc: subprocess.Popen, url: str, log_path: Path) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < START_TIMEOUT_S:
+        assert proc.poll() is None, log_path.read_text()
+        try:
+            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return time.monotonic() - started
+        except requests.RequestException:
+            pass  # the worker is still importing TensorFlow and loading models
+        time.sleep(0.25)
+    raise AssertionError(f"not ready after {START_TIMEOUT_S} s:\n{log_path.read_text()}")
+
+
+def stop(proc: subprocess.Popen) -> int:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise

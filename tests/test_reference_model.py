@@ -1,0 +1,100 @@
+"""The shipped digits bundle, served as a new user starts it, answers its held-out samples right."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+
+import pytest
+import requests
+
+from tests.server import ROOT, start_gunicorn, stop, wait_ready
+from training.evaluate_digits import evaluate_samples
+
+BUNDLE = ROOT / "models" / "digits" / "1"
+SAMPLES = ROOT / "tests" / "data" / "digits"
+TARGETS = {
+    "image": 0.90,
+    "audio": 0.95,
+    "text": 0.95,
+    "image+audio": 0.97,
+    "image+audio+text": 0.99,
+}
+
+
+def _manifest() -> dict[str, list[tuple[str, str]]]:
+    """modality -> [(digit, file name or text)]."""
+    rows = defaultdict(list)
+    with open(SAMPLES / "manifest.csv", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            rows[row["modality"]].append((row["digit"], row["item"]))
+    return rows
+
+
+MANIFEST = _manifest()
+METRICS = json.loads((BUNDLE / "metrics.json").read_text())
+
+
+def test_model_card_meets_the_targets():
+    for subset, target in TARGETS.items():
+        assert METRICS["held_out"][subset]["accuracy"] >= target, subset
+
+
+def test_recorded_accuracy_matches_a_fresh_evaluation():
+    # Also guards the preprocessors: a change that moves features moves these numbers.
+    assert evaluate_samples(BUNDLE, SAMPLES) == METRICS["samples"]
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """The README's run command in effect: repo defaults, nothing pointed elsewhere."""
+    log_path = tmp_path_factory.mktemp("digits") / "server.log"
+    proc, url = start_gunicorn(log_path)
+    try:
+        wait_ready(proc, url, log_path)
+        yield url
+    finally:
+        stop(proc)
+
+
+def _top(url: str, files: dict, text: str | None = None) -> str:
+    if text is not None:
+        files = {**files, "text": (None, text)}  # a plain form field, as curl -F text=... sends
+    resp = requests.post(f"{url}/predict", files=files, timeout=30)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["model"] == {"name": "digits", "version": "1"}
+    return resp.json()["outputs"]["digit"][0]["label"]
+
+
+@pytest.mark.parametrize("modality", ["image", "audio"])
+def test_every_sample_file_alone(service, modality):
+    for digit, name in MANIFEST[modality]:
+        with open(SAMPLES / name, "rb") as f:
+            assert _top(service, {modality: (name, f.read())}) == digit, name
+
+
+def test_texts_alone_score_as_recorded(service):
+    right = sum(_top(service, {}, text) == digit for digit, text in MANIFEST["text"])
+    assert right / len(MANIFEST["text"]) == pytest.approx(
+        METRICS["samples"]["text"]["accuracy"], abs=1e-4
+    )
+
+
+def test_combined_modalities(service):
+    images = {d: n for d, n in reversed(MANIFEST["image"])}
+    audios = {d: n for d, n in reversed(MANIFEST["audio"])}
+    texts = {d: t for d, t in reversed(MANIFEST["text"])}
+    for digit in map(str, range(10)):
+        image = (SAMPLES / images[digit]).read_bytes()
+        audio = (SAMPLES / audios[digit]).read_bytes()
+        assert _top(service, {"image": ("i", image), "audio": ("a", audio)}) == digit
+        assert _top(service, {"image": ("i", image), "audio": ("a", audio)}, texts[digit]) == digit
+
+
+def test_mp3_and_flac_samples(service):
+    for digit, name in MANIFEST["audio"]:
+        if name.endswith((".mp3", ".flac")):
+            assert _top(service, {"audio": ("clip", (SAMPLES / name).read_bytes())}) == digit
+    assert any(n.endswith(".mp3") for _, n in MANIFEST["audio"])
+    assert any(n.endswith(".flac") for _, n in MANIFEST["audio"])
