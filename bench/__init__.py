@@ -1,0 +1,1 @@
+"""Benchmark: this service against a seed-style Flask baseline and the in-process pipeline limit."""

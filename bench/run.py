@@ -1,0 +1,242 @@
+"""Run the whole benchmark in one go: ours, the seed-style baseline, and the pipeline limit.
+
+``python -m bench.run [--duration S] [--concurrency 1,2,4,...] [--soak]`` builds the bench bundle
+and workload, serves the bundle with this service and then with the baseline (one at a time, same
+gunicorn config, free loopback ports), runs a closed-loop concurrency sweep on each, measures the
+in-process pipeline limit, prints the table and ratios, and writes results under bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import runpy
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import report, servers
+from bench.loadgen import Target, run_count, run_level
+from bench.workload import make_workload
+
+BENCH_DIR = Path(__file__).resolve().parent
+DEFAULT_CACHE = BENCH_DIR / ".cache"
+DEFAULT_RESULTS = BENCH_DIR / "results"
+BUNDLE_NAME = "bench"
+# What gunicorn.conf.py sets for its workers, given to the pipeline subprocess too.
+PROCESS_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per level")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds before each level")
+    parser.add_argument("--concurrency", default="1,2,4,8,16,32", help="comma-separated levels")
+    parser.add_argument("--soak", action="store_true", help="then soak our service")
+    parser.add_argument("--soak-requests", type=int, default=5000)
+    parser.add_argument("--soak-concurrency", type=int, default=8)
+    parser.add_argument("--pipeline-duration", type=float, help="default: --duration")
+    parser.add_argument("--batch", type=int, default=16, help="pipeline limit's batch size")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
+    args = parser.parse_args(argv)
+    args.levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    if not args.levels or min(args.levels) < 1 or max(args.levels) > 256:
+        parser.error("--concurrency takes levels between 1 and 256")
+    if args.pipeline_duration is None:
+        args.pipeline_duration = args.duration
+    return args
+
+
+def gunicorn_settings() -> dict[str, Any]:
+    """The effective workers/threads/worker class of config/gunicorn.conf.py in this env."""
+    saved = dict(os.environ)
+    try:
+        conf = runpy.run_path(str(servers.GUNICORN_CONF))
+    finally:  # the config sets defaults in os.environ; keep ours untouched
+        os.environ.clear()
+        os.environ.update(saved)
+    return {key: conf.get(key) for key in ("workers", "threads", "worker_class", "keepalive")}
+
+
+def build_bundle(models_dir: Path, log_path: Path) -> float:
+    """Build the bench bundle in a subprocess (keeps TensorFlow out of the load generator)."""
+    started = time.monotonic()
+    _run_logged([sys.executable, "-m", "bench.build_bench_bundle", str(models_dir)], log_path)
+    return round(time.monotonic() - started, 2)
+
+
+def bench_server(name: str, args: argparse.Namespace, env: dict, body: bytes, ctype: str) -> dict:
+    """Start one server, time its cold start, sweep it (and soak ours), always stop it."""
+    wsgi = "wsgi:app" if name == "ours" else "bench.baseline_app:app"
+    server = servers.start_gunicorn(name, wsgi, env, args.cache_dir / "logs" / f"{name}.log")
+    try:
+        if name == "ours":
+            probe = _ready_probe
+        else:  # the baseline has no readiness route: ready is its first good answer
+
+            def probe(port: int) -> bool:
+                return _predict_probe(port, body, ctype)
+
+        cold_start = servers.wait_until(server, probe)
+        print(f"[bench] {name}: ready after {cold_start:.1f} s (pid {server.pid})", flush=True)
+        result: dict[str, Any] = {
+            "wsgi": wsgi,
+            "master_pid": server.pid,
+            "cold_start_s": round(cold_start, 2),
+            "workers_ready": servers.snapshot(server),
+            "sweep": [],
+        }
+        target = Target(servers.HOST, server.port, "/predict", body, ctype, parse_timing=True)
+        counters = servers.cpu_counters(server)
+        for level in args.levels:
+            stats = run_level(target, level, args.duration, args.warmup, counters)
+            cpu = stats["cpu_cores"]
+            cpu["other"] = round(max(0.0, cpu["machine"] - cpu["server"] - cpu["client"]), 3)
+            # CPU per answer: comparable across runs even when other processes take cores.
+            stats["server_cpu_ms_per_request"] = (
+                round(1000.0 * cpu["server"] / stats["throughput_rps"], 1)
+                if stats["throughput_rps"]
+                else None
+            )
+            result["sweep"].append(stats)
+            print(
+                f"[bench] {name} c={level}: {stats['throughput_rps']:.1f} req/s, "
+                f"p50 {stats['p50_ms']} ms, p99 {stats['p99_ms']} ms, errors {stats['errors']}, "
+                f"server {cpu['server']:.2f} cores, other {cpu['other']:.2f}",
+                flush=True,
+            )
+        result["workers_after_sweep"] = servers.snapshot(server)
+        result["metrics_trace_lines"] = _trace_metrics(server.port)
+        if name == "ours" and args.soak:
+            result["soak"] = soak(server, target, args.soak_requests, args.soak_concurrency)
+        return result
+    finally:
+        result_code = servers.stop(server)
+        print(f"[bench] {name}: stopped (exit {result_code})", flush=True)
+
+
+def _ready_probe(port: int) -> bool:
+    return servers.request(port, "GET", "/readyz")[0] == 200
+
+
+def _predict_probe(port: int, body: bytes, ctype: str) -> bool:
+    return servers.request(port, "POST", "/predict", body, {"Content-Type": ctype})[0] == 200
+
+
+def _trace_metrics(port: int) -> list[str]:
+    """Lines of /metrics that mention tracing, if the service exposes any (it may not yet)."""
+    try:
+        status, text = servers.request(port, "GET", "/metrics")
+    except OSError:
+        return []
+    if status != 200:
+        return []
+    return [ln for ln in text.decode(errors="replace").splitlines() if "trac" in ln.lower()][:20]
+
+
+def soak(server: servers.Server, target: Target, total: int, concurrency: int) -> dict:
+    """``total`` requests at ``concurrency``; worker RSS before and after."""
+    before = servers.snapshot(server)
+    stats = run_count(target, concurrency, total)
+    after = servers.snapshot(server)
+    rss_before = sum(w["rss_mib"] or 0.0 for w in before.values())
+    rss_after = sum(w["rss_mib"] or 0.0 for w in after.values())
+    stats.update(
+        workers_before=before,
+        workers_after=after,
+        rss_before_mib=round(rss_before, 1),
+        rss_after_mib=round(rss_after, 1),
+        rss_growth=round((rss_after - rss_before) / rss_before, 4) if rss_before else None,
+    )
+    print(
+        f"[bench] soak: {stats['requests']} requests, {stats['errors']} errors, "
+        f"RSS {rss_before:.0f} -> {rss_after:.0f} MiB",
+        flush=True,
+    )
+    return stats
+
+
+def pipeline_limit(bundle_dir: Path, workload_dir: Path, args: argparse.Namespace) -> dict:
+    """The in-process limit, measured in a fresh subprocess with nothing else of ours running."""
+    out = args.cache_dir / "pipeline.json"
+    command = [sys.executable, "-m", "bench.pipeline", str(bundle_dir), str(workload_dir)]
+    command += ["--duration", str(args.pipeline_duration), "--warmup", str(min(args.warmup, 3.0))]
+    command += ["--batch", str(args.batch), "--out", str(out)]
+    _run_logged(command, args.cache_dir / "logs" / "pipeline.log")
+    return json.loads(out.read_text())
+
+
+def _run_logged(command: list[str], log_path: Path) -> None:
+    """Run a Python helper with the servers' environment, its output into ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        code = subprocess.run(
+            command, cwd=servers.ROOT, env={**os.environ, **PROCESS_ENV}, stdout=log, stderr=log
+        ).returncode
+    if code:
+        raise RuntimeError(f"{' '.join(command[1:4])} failed ({code}):\n{servers.tail(log_path)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run everything and write the results; the exit status is 0 when the run completed."""
+    args = parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the finally blocks stop the servers this run started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    started = time.time()
+    args.cache_dir.mkdir(parents=True, exist_ok=True)
+    models_dir = args.cache_dir / "models"
+    workload = make_workload()
+    workload_dir = args.cache_dir / "workload"
+    files = workload.save(workload_dir)
+    body, ctype = workload.multipart()
+    print(f"[bench] building the bench bundle into {models_dir}", flush=True)
+    build_s = build_bundle(models_dir, args.cache_dir / "logs" / "build.log")
+    bundle_dir = models_dir / BUNDLE_NAME / "1"
+    env = {
+        **PROCESS_ENV,
+        "MMS_MODELS_DIR": str(models_dir),
+        "MMS_DEFAULT_MODEL": BUNDLE_NAME,
+        "BENCH_BUNDLE_DIR": str(bundle_dir),
+    }
+    results: dict[str, Any] = {
+        "meta": {
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+            "loadavg_start": os.getloadavg(),
+            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "gunicorn": gunicorn_settings(),
+            "env_overrides": {k: v for k, v in os.environ.items() if k.startswith("MMS_")},
+        },
+        "workload": {
+            "files": files,
+            "image_bytes": len(workload.image),
+            "audio_bytes": len(workload.audio),
+            "text_words": len(workload.text.split()),
+            "request_body_bytes": len(body),
+        },
+        "bundle": {"path": str(bundle_dir), "build_s": build_s},
+        "servers": {},
+    }
+    for name in report.SERVERS:
+        results["servers"][name] = bench_server(name, args, env, body, ctype)
+    print("[bench] measuring the pipeline limit", flush=True)
+    results["pipeline"] = pipeline_limit(bundle_dir, workload_dir, args)
+    results["meta"]["loadavg_end"] = os.getloadavg()
+    results["meta"]["wall_s"] = round(time.time() - started, 1)
+    results["summary"] = report.summarize(results)
+    report.write_results(results, args.results_dir)
+    print()
+    print(report.text_table(results))
+    print(f"\nresults: {', '.join(results['files'].values())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
