@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -25,11 +26,14 @@ class Predictor:
         batcher: DynamicBatcher,
         *,
         request_timeout_s: float,
+        preprocess_slots: threading.Semaphore,
     ) -> None:
         self.bundle = bundle
         self.compiled = compiled
         self.batcher = batcher
         self._timeout = request_timeout_s
+        # Shared by every model of the worker: it bounds CPU-heavy decoding to the cores.
+        self._preprocess_slots = preprocess_slots
         self.modalities = tuple(bundle.by_modality)
 
     def check_parts(self, names: set[str]) -> None:
@@ -48,8 +52,10 @@ class Predictor:
             raise BadRequest("top_k must be a positive integer", field="top_k")
         started = time.perf_counter()
         with self.batcher.incoming(len(instances)) as submit:
-            prepared = [self._preprocess(instance) for instance in instances]
-            preprocess_ms = (time.perf_counter() - started) * 1000.0 / len(instances)
+            with self._preprocess_slots:
+                slot_wait_ms = (time.perf_counter() - started) * 1000.0
+                prepared = [self._preprocess(instance) for instance in instances]
+            preprocess_ms = (time.perf_counter() - started) * 1000.0 - slot_wait_ms
             pending = [submit(features) for features, _ in prepared]
         results = []
         for (_, modalities), row in zip(prepared, pending, strict=True):
@@ -58,7 +64,9 @@ class Predictor:
                 {
                     "outputs": self._postprocess(outputs, top_k),
                     "modalities": modalities,
-                    "timing_ms": self._timing(row, preprocess_ms, started),
+                    "timing_ms": self._timing(
+                        row, preprocess_ms / len(instances), slot_wait_ms, started
+                    ),
                 }
             )
         return results
@@ -96,10 +104,13 @@ class Predictor:
         return answer
 
     @staticmethod
-    def _timing(row: Pending, preprocess_ms: float, started: float) -> dict[str, float]:
+    def _timing(
+        row: Pending, preprocess_ms: float, wait_ms: float, started: float
+    ) -> dict[str, float]:
+        # "queue" is all waiting: for a preprocessing slot, then for a batch to run.
         return {
             "preprocess": round(preprocess_ms, 3),
-            "queue": round(row.queue_ms, 3),
+            "queue": round(wait_ms + row.queue_ms, 3),
             "inference": round(row.inference_ms, 3),
             "total": round((time.perf_counter() - started) * 1000.0, 3),
         }

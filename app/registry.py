@@ -51,6 +51,7 @@ class ModelRegistry:
             "audio": {"max_duration_s": settings.max_audio_seconds},
         }
         self._predictors: dict[tuple[str, int], Predictor] = {}
+        slots = threading.BoundedSemaphore(settings.preprocess_concurrency or settings.cpu_cores())
         for name, versions in self.versions.items():
             batching = settings.batching_for(name)
             for version in versions:
@@ -67,7 +68,11 @@ class ModelRegistry:
                     retry_after_s=settings.retry_after_s,
                 )
                 self._predictors[(name, version)] = Predictor(
-                    bundle, compiled, batcher, request_timeout_s=settings.request_timeout_s
+                    bundle,
+                    compiled,
+                    batcher,
+                    request_timeout_s=settings.request_timeout_s,
+                    preprocess_slots=slots,
                 )
                 log.info("loaded %s/%s from %s", name, version, bundle.path)
 

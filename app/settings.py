@@ -49,9 +49,12 @@ class Settings:
     warmup: bool = True
     """Run every batch size and every preprocessor once before turning ready."""
     tf_intra_op_threads: int = 0
-    """TensorFlow threads inside one op; 0 lets TensorFlow choose."""
+    """TensorFlow threads inside one op; 0: half the CPU cores (preprocessing uses the rest)."""
     tf_inter_op_threads: int = 0
-    """TensorFlow ops run at once; 0 lets TensorFlow choose."""
+    """TensorFlow ops run at once; 0: 1 (a small fused model has little op parallelism)."""
+    preprocess_concurrency: int = 0
+    """Requests preprocessing at once per worker; 0: one per CPU core. Other request threads
+    wait their turn, so more requests than cores can be in flight to fill batches."""
     max_body_bytes: int = 50 * 1024 * 1024
     """Largest request body; above it the answer is 413."""
     max_part_bytes: dict[str, int] = field(
@@ -76,6 +79,10 @@ class Settings:
     """Retry-After sent with 503 answers."""
     log_level: str = "INFO"
     """Python logging level of the service's loggers."""
+
+    def cpu_cores(self) -> int:
+        """CPU cores this process may run on (cgroup/affinity aware, unlike os.cpu_count)."""
+        return len(os.sched_getaffinity(0))
 
     def resolve_models_dir(self, root: Path) -> Path:
         """models_dir as an absolute path, relative ones taken from ``root``."""

@@ -3,11 +3,14 @@
 import os
 
 bind = os.environ.get("MMS_BIND", "0.0.0.0:8000")
-# One worker process owns the model and batches for it; request threads preprocess in parallel
-# (the decoders and feature code release the GIL). More workers mean more model copies.
+# One worker process owns the model and batches for it (on a GPU: one process per GPU). More
+# workers mean more model copies and smaller batches; measured on 2 cores (README, bench/), two
+# workers used no less CPU per request and doubled memory and cold start.
 workers = int(os.environ.get("MMS_WORKERS", "1"))
+# Enough request threads for two full batches in flight; only preprocess_concurrency of them
+# decode at once, the rest wait in the batcher, which is what lets batches fill.
+threads = int(os.environ.get("MMS_THREADS", "32"))
 worker_class = "gthread"
-threads = int(os.environ.get("MMS_THREADS", "8"))
 # Models load in each worker after the fork (TensorFlow does not survive fork), so never preload.
 preload_app = False
 # Loading a large model can take a while before the worker's first heartbeat.
