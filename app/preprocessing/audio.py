@@ -16,6 +16,7 @@ import soxr
 
 from app.errors import BundleError, UnprocessableInput, UnsupportedMediaType
 from app.preprocessing.formats import AUDIO_FORMATS, sniff
+from app.preprocessing.params import check_known, choice, number, positive_int
 
 FEATURES = ("log_mel", "mfcc")
 NORMALIZATIONS = ("none", "per_utterance", "stats")
@@ -47,30 +48,26 @@ class AudioPreprocessor:
     def __init__(
         self, params: dict[str, Any], *, bundle_dir: Path, shape: tuple[int, ...], dtype: str
     ) -> None:
-        unknown = set(params) - KNOWN_PARAMS
-        if unknown:
-            raise BundleError(
-                f"unknown audio parameters {sorted(unknown)}; known: {sorted(KNOWN_PARAMS)}"
-            )
+        check_known(params, KNOWN_PARAMS, "audio")
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
         if self.dtype.kind != "f":
             raise BundleError(f"audio gives float features but the model input is {self.dtype}")
-        self.sample_rate = _integer(params, "sample_rate", 16000)
-        self.duration_s = _number(params, "duration_s", 1.0)
-        self.max_duration_s = _number(params, "max_duration_s", 60.0)
-        self.features = _choice(params, "features", FEATURES)
-        self.n_fft = _integer(params, "n_fft", 512)
-        self.hop_length = _integer(params, "hop_length", 160)
-        self.win_length = _integer(params, "win_length", self.n_fft)
-        self.n_mels = _integer(params, "n_mels", 40)
+        self.sample_rate = positive_int(params, "sample_rate", 16000)
+        self.duration_s = number(params, "duration_s", 1.0)
+        self.max_duration_s = number(params, "max_duration_s", 60.0)
+        self.features = choice(params, "features", FEATURES)
+        self.n_fft = positive_int(params, "n_fft", 512)
+        self.hop_length = positive_int(params, "hop_length", 160)
+        self.win_length = positive_int(params, "win_length", self.n_fft)
+        self.n_mels = positive_int(params, "n_mels", 40)
         if self.features != "mfcc" and "n_mfcc" in params:
             raise BundleError(f"n_mfcc is only used with features 'mfcc', not {self.features!r}")
-        self.n_mfcc = _integer(params, "n_mfcc", 13) if self.features == "mfcc" else None
-        self.fmin = _number(params, "fmin", 0.0, allow_zero=True)
-        self.fmax = _number(params, "fmax", self.sample_rate / 2)
-        self.normalize = _choice(params, "normalize", NORMALIZATIONS)
-        self.layout = _choice(params, "layout", LAYOUTS)
+        self.n_mfcc = positive_int(params, "n_mfcc", 13) if self.features == "mfcc" else None
+        self.fmin = number(params, "fmin", 0.0, allow_zero=True)
+        self.fmax = number(params, "fmax", self.sample_rate / 2)
+        self.normalize = choice(params, "normalize", NORMALIZATIONS)
+        self.layout = choice(params, "layout", LAYOUTS)
         self.n_samples = round(self.sample_rate * self.duration_s)
         self._check_consistency()
         self.n_features = self.n_mfcc or self.n_mels
@@ -267,29 +264,6 @@ class AudioPreprocessor:
         if self.stats_file is not None:
             described["stats_file"] = self.stats_file
         return described
-
-
-def _choice(params: dict[str, Any], key: str, choices: tuple[str, ...]) -> str:
-    value = params.get(key, choices[0])
-    if value not in choices:
-        raise BundleError(f"{key} {value!r}; known: {list(choices)}")
-    return value
-
-
-def _integer(params: dict[str, Any], key: str, default: int) -> int:
-    value = params.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise BundleError(f"{key} must be a positive integer, got {value!r}")
-    return value
-
-
-def _number(params: dict[str, Any], key: str, default: float, *, allow_zero: bool = False) -> float:
-    value = params.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise BundleError(f"{key} must be a number, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise BundleError(f"{key} must be {'>= 0' if allow_zero else 'positive'}, got {value!r}")
-    return float(value)
 
 
 def _mixdown(samples: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from PIL import BmpImagePlugin, Image, JpegImagePlugin, PngImagePlugin, WebPImag
 
 from app.errors import BundleError, UnprocessableInput, UnsupportedMediaType
 from app.preprocessing.formats import BMP, IMAGE_FORMATS, JPEG, PNG, WEBP, sniff
+from app.preprocessing.params import check_known, choice, flag
 
 LAYOUTS = ("channels_last", "channels_first")
 RESIZE_POLICIES = ("stretch", "crop", "pad")
@@ -64,14 +65,10 @@ class ImagePreprocessor:
     def __init__(
         self, params: dict[str, Any], *, bundle_dir: Path, shape: tuple[int, ...], dtype: str
     ) -> None:
-        unknown = set(params) - KNOWN_PARAMS
-        if unknown:
-            raise BundleError(
-                f"unknown image parameters {sorted(unknown)}; known: {sorted(KNOWN_PARAMS)}"
-            )
+        check_known(params, KNOWN_PARAMS, "image")
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
-        self.layout = _choice(params, "layout", LAYOUTS)
+        self.layout = choice(params, "layout", LAYOUTS)
         self.height, self.width, self.channels = _geometry(self.shape, self.layout)
         if "size" in params and list(params["size"]) != [self.height, self.width]:
             raise BundleError(
@@ -83,17 +80,17 @@ class ImagePreprocessor:
                 f"channels {params['channels']} in bundle.yaml but the model input has "
                 f"{self.channels} (shape {self.shape}, {self.layout})"
             )
-        self.resize = _choice(params, "resize", RESIZE_POLICIES)
-        self.interpolation = _choice(params, "interpolation", tuple(INTERPOLATIONS))
-        self.scale = _choice(params, "scale", SCALES)
+        self.resize = choice(params, "resize", RESIZE_POLICIES)
+        self.interpolation = choice(params, "interpolation", tuple(INTERPOLATIONS))
+        self.scale = choice(params, "scale", SCALES)
         if self.dtype.kind != "f" and not (self.dtype == np.uint8 and self.scale == "none"):
             raise BundleError(
                 f"scale {self.scale!r} gives floats but the model input is {self.dtype}; "
                 "only scale 'none' can feed a uint8 input"
             )
         self.mean, self.std = self._standardisation(params)
-        self.invert = _flag(params, "invert", False)
-        self.jpeg_draft = _flag(params, "jpeg_draft", True)
+        self.invert = flag(params, "invert", False)
+        self.jpeg_draft = flag(params, "jpeg_draft", True)
         self.pad_value = self._pad_value(params.get("pad_value", 0))
         self.max_pixels = params.get("max_pixels", DEFAULT_MAX_PIXELS)
         if isinstance(self.max_pixels, bool) or not isinstance(self.max_pixels, int):
@@ -277,17 +274,3 @@ def _orientation(image: Image.Image) -> int:
         # A broken EXIF block should not cost the picture; viewers show it unrotated too.
         return 1
     return value if isinstance(value, int) else 1
-
-
-def _choice(params: dict[str, Any], key: str, choices: tuple[str, ...]) -> str:
-    value = params.get(key, choices[0])
-    if value not in choices:
-        raise BundleError(f"{key} {value!r}; known: {list(choices)}")
-    return value
-
-
-def _flag(params: dict[str, Any], key: str, default: bool) -> bool:
-    value = params.get(key, default)
-    if not isinstance(value, bool):
-        raise BundleError(f"{key} must be true or false, got {value!r}")
-    return value

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from app.errors import BundleError, UnprocessableInput
+from app.preprocessing.params import check_known, choice, flag, positive_int
 
 TOKENIZERS = ("word", "char")
 KNOWN_PARAMS = {"vocabulary", "tokenizer", "lowercase", "max_length", "max_chars"}
@@ -29,11 +30,7 @@ class TextPreprocessor:
     def __init__(
         self, params: dict[str, Any], *, bundle_dir: Path, shape: tuple[int, ...], dtype: str
     ) -> None:
-        unknown = set(params) - KNOWN_PARAMS
-        if unknown:
-            raise BundleError(
-                f"unknown text parameters {sorted(unknown)}; known: {sorted(KNOWN_PARAMS)}"
-            )
+        check_known(params, KNOWN_PARAMS, "text")
         if len(shape) != 1:
             raise BundleError(f"text needs a model input of shape (length,), the model has {shape}")
         if not np.issubdtype(np.dtype(dtype), np.integer):
@@ -46,11 +43,9 @@ class TextPreprocessor:
                 f"max_length {params['max_length']} in bundle.yaml but the model input takes "
                 f"{self.max_length} tokens"
             )
-        self.tokenizer = params.get("tokenizer", "word")
-        if self.tokenizer not in TOKENIZERS:
-            raise BundleError(f"tokenizer {self.tokenizer!r}; known: {list(TOKENIZERS)}")
-        self.lowercase = bool(params.get("lowercase", True))
-        self.max_chars = int(params.get("max_chars", DEFAULT_MAX_CHARS))
+        self.tokenizer = choice(params, "tokenizer", TOKENIZERS)
+        self.lowercase = flag(params, "lowercase", True)
+        self.max_chars = positive_int(params, "max_chars", DEFAULT_MAX_CHARS)
         if "vocabulary" not in params:
             raise BundleError("text needs a 'vocabulary' file")
         vocab_path = bundle_dir / params["vocabulary"]
