@@ -18,8 +18,8 @@ COPY models/ models/
 COPY wsgi.py .
 
 RUN useradd --system --uid 10001 mms && chown -R mms /srv
-USER mms
+USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=120s \
-    CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)" || exit 1
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2)"]
 CMD ["gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"]
