@@ -10,7 +10,6 @@ from pathlib import Path
 from flask import Flask
 
 from app.api import register_api
-from app.api.parsing import InMemoryRequest
 from app.registry import ModelRegistry
 from app.runtime import configure_tensorflow
 from app.settings import Settings, load_settings
@@ -33,13 +32,8 @@ def create_app(settings: Settings | None = None, *, warm_up_in_background: bool 
         )
     logging.getLogger("app").setLevel(settings.log_level.upper())
     app = Flask(__name__)
-    app.request_class = InMemoryRequest
     app.json.sort_keys = False
-    app.config.update(
-        MAX_CONTENT_LENGTH=settings.max_body_bytes,
-        # Our own per-part check names the part; Werkzeug's would only say "too large".
-        MAX_FORM_MEMORY_SIZE=settings.max_body_bytes,
-    )
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["settings"] = settings
     device = configure_tensorflow(settings)
     tensorflow_s = time.perf_counter() - started

@@ -4,44 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 from flask import Request
-from werkzeug.formparser import FormDataParser
 
+from app.api.multipart import parse_multipart
 from app.errors import BadRequest, PayloadTooLarge
 from app.predictor import Instance
 from app.settings import Settings
 
 TOP_K = "top_k"
-
-
-class InMemoryRequest(Request):
-    """Keeps uploads in memory (already bounded by the body limit): no temp files to leak.
-
-    Form parsing is strict so that a malformed multipart body is a 400, not an empty form.
-    """
-
-    def _get_file_stream(
-        self,
-        total_content_length: int | None,
-        content_type: str | None,
-        filename: str | None = None,
-        content_length: int | None = None,
-    ) -> IO[bytes]:
-        return io.BytesIO()
-
-    def make_form_data_parser(self) -> FormDataParser:
-        return self.form_data_parser_class(
-            stream_factory=self._get_file_stream,
-            max_form_memory_size=self.max_form_memory_size,
-            max_content_length=self.max_content_length,
-            max_form_parts=self.max_form_parts,
-            cls=self.parameter_storage_class,
-            silent=False,
-        )
 
 
 @dataclass(frozen=True)
@@ -73,24 +46,30 @@ def parse_predict_request(request: Request, settings: Settings) -> PredictReques
 
 
 def _parse_multipart(request: Request) -> tuple[Instance, Any]:
-    if "boundary" not in request.mimetype_params:
-        raise BadRequest("multipart/form-data without a boundary")
-    try:
-        form, files = request.form, request.files
-    except ValueError as exc:
-        raise BadRequest(f"malformed multipart body: {exc}") from None
+    parts = parse_multipart(
+        request.get_data(cache=False), request.mimetype_params.get("boundary", "")
+    )
+    names = [name for name, _, _ in parts]
     instance: Instance = {}
     top_k = None
-    for name in set(form) | set(files):
-        values = form.getlist(name) + files.getlist(name)
-        if len(values) > 1:
-            raise BadRequest(f"{name}: sent {len(values)} times; send it once", field=name)
-        value = values[0]
+    for name, value, is_file in parts:
+        if names.count(name) > 1:
+            raise BadRequest(f"{name}: sent {names.count(name)} times; send it once", field=name)
         if name == TOP_K:
-            top_k = value if isinstance(value, str) else value.read().decode("utf-8", "replace")
+            top_k = value.decode("utf-8", "replace")
+        elif is_file:
+            instance[name] = value
         else:
-            instance[name] = value if isinstance(value, str) else value.read()
+            instance[name] = _field_text(value)
     return instance, top_k
+
+
+def _field_text(value: bytes) -> str | bytes:
+    """A plain form field as text; non-UTF-8 bytes go on for the preprocessor to refuse."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value
 
 
 def _parse_json(request: Request, settings: Settings) -> tuple[list[Instance], Any, bool]:
