@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,6 @@ import yaml
 from app.errors import BundleError
 from app.preprocessing import PREPROCESSORS
 from app.preprocessing.base import Preprocessor
-
-log = logging.getLogger(__name__)
 
 MISSING_POLICIES = ("zeros", "required")
 OUTPUT_KINDS = ("classification", "embedding")
