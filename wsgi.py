@@ -2,4 +2,5 @@
 
 from app import create_app
 
-app = create_app()
+# Models load in a thread so the health routes answer while they do.
+app = create_app(load_in_thread=True)

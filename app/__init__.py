@@ -1,28 +1,35 @@
-"""The application factory: settings in, a ready-to-serve Flask app out."""
+"""The application factory: settings in, a Flask app out that answers probes at once."""
 
 from __future__ import annotations
 
 import logging
-import threading
+import os
+import sys
 import time
 from pathlib import Path
 
 from flask import Flask
 
+from app.admission import InFlightLimit
 from app.api import register_api
-from app.registry import ModelRegistry
-from app.runtime import configure_tensorflow
+from app.lifecycle import Lifecycle, load_in_background
 from app.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# gunicorn's arbiter halts the whole server (exit status 3) when a worker exits with this status,
+# instead of respawning a worker that can never start.
+WORKER_BOOT_ERROR = 3
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, *, warm_up_in_background: bool = True) -> Flask:
-    """Build the app and load its models; warm-up runs in a thread so /healthz answers meanwhile.
+def create_app(settings: Settings | None = None, *, load_in_thread: bool = False) -> Flask:
+    """Build the app and load its models.
 
-    Call it in the process that serves (a gunicorn worker), never before a fork: TensorFlow and
-    CUDA state does not survive ``fork``.
+    With ``load_in_thread`` (what ``wsgi.py`` does under gunicorn) the app is returned at once and
+    answers health routes while a thread loads and warms the models; a failure there ends the
+    process with gunicorn's boot-error status. Otherwise the models are loaded and warmed before
+    this returns, and a broken bundle raises. Call it in the process that serves (a gunicorn
+    worker), never before a fork: TensorFlow and CUDA state does not survive ``fork``.
     """
     started = time.perf_counter()
     settings = settings or load_settings()
@@ -35,22 +42,51 @@ def create_app(settings: Settings | None = None, *, warm_up_in_background: bool 
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["settings"] = settings
+    lifecycle = Lifecycle(
+        retry_after_s=settings.retry_after_s, drain_delay_s=settings.drain_delay_s
+    )
+    app.extensions["lifecycle"] = lifecycle
+    app.extensions["in_flight"] = InFlightLimit(
+        settings.max_in_flight, retry_after_s=settings.retry_after_s
+    )
+    register_api(app)
+
+    def load() -> None:
+        _load_models(settings, lifecycle, started)
+
+    if load_in_thread:
+        load_in_background(load, on_failure=_stop_worker)
+    else:
+        load()
+    return app
+
+
+def _load_models(settings: Settings, lifecycle: Lifecycle, started: float) -> None:
+    # Imported here: TensorFlow, Keras and the decoders take seconds to import, and the health
+    # routes must answer meanwhile.
+    from app.registry import ModelRegistry
+    from app.runtime import configure_tensorflow
+
     device = configure_tensorflow(settings)
     tensorflow_s = time.perf_counter() - started
     registry = ModelRegistry(settings, settings.resolve_models_dir(ROOT), device)
+    loaded_s = time.perf_counter() - started
     log.info(
         "start-up: tensorflow and device %.2f s, loading models %.2f s",
         tensorflow_s,
-        time.perf_counter() - started - tensorflow_s,
+        loaded_s - tensorflow_s,
     )
-    app.extensions["registry"] = registry
-    register_api(app)
-    if not settings.warmup:
-        registry.mark_ready()
-    elif warm_up_in_background:
-        threading.Thread(
-            target=registry.warm_up, args=(started,), name="warm-up", daemon=True
-        ).start()
-    else:
-        registry.warm_up(started)
-    return app
+    lifecycle.set_loaded(registry)
+    if settings.warmup:
+        registry.warm_up()
+    lifecycle.set_ready()
+    now = time.perf_counter()
+    log.info("ready %.2f s after start-up began (warm-up %.2f s)", now - started, now - loaded_s)
+
+
+def _stop_worker(exc: BaseException) -> None:
+    """A model that cannot load or warm up stops the service loudly, not a never-ready worker."""
+    log.critical("start-up failed, stopping: %s", exc, exc_info=exc)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(WORKER_BOOT_ERROR)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.errors import QueueFull, ServiceUnavailable
+from app.errors import DeadlineExceeded, QueueFull
 from app.settings import BatchingSettings
 
 log = logging.getLogger(__name__)
@@ -32,15 +32,22 @@ class Pending:
     error: BaseException | None = None
     queue_ms: float = 0.0
     inference_ms: float = 0.0
+    cancelled: bool = False
 
     def result(self, timeout: float) -> Features:
-        """The row's outputs; ``ServiceUnavailable`` if the model did not answer in time."""
-        if not self.done.wait(timeout):
-            raise ServiceUnavailable(f"inference took longer than {timeout:g} s")
+        """The row's outputs; ``DeadlineExceeded`` (503) if not there within ``timeout``."""
+        if not self.done.wait(max(timeout, 0.0)):
+            raise DeadlineExceeded(
+                "the request did not finish within its deadline; its work was dropped"
+            )
         if self.error is not None:
             raise self.error
         assert self.outputs is not None
         return self.outputs
+
+    def cancel(self) -> None:
+        """Nobody waits for this row any more; a batch not yet formed leaves it out."""
+        self.cancelled = True
 
 
 class DynamicBatcher:
@@ -81,7 +88,9 @@ class DynamicBatcher:
             if first is None:
                 return
             batch, stop = self._collect(first)
-            self._run(batch)
+            batch = [row for row in batch if not row.cancelled]
+            if batch:
+                self._run(batch)
             if stop:
                 return
 

@@ -68,8 +68,16 @@ class QueueFull(ServiceUnavailable):
     code = "queue_full"
 
 
-class NotReady(ServiceUnavailable):
-    code = "not_ready"
+class Loading(ServiceUnavailable):
+    code = "loading"
+
+
+class Overloaded(ServiceUnavailable):
+    code = "overloaded"
+
+
+class DeadlineExceeded(ServiceUnavailable):
+    code = "deadline_exceeded"
 
 
 class BundleError(Exception):

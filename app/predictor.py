@@ -10,7 +10,7 @@ import numpy as np
 
 from app.batcher import DynamicBatcher, Pending
 from app.bundle import Bundle
-from app.errors import BadRequest, MissingModality, UnknownPart
+from app.errors import BadRequest, DeadlineExceeded, MissingModality, UnknownPart
 from app.inference import CompiledModel
 
 Instance = dict[str, bytes | str]
@@ -51,18 +51,31 @@ class Predictor:
         if top_k < 1:
             raise BadRequest("top_k must be a positive integer", field="top_k")
         started = time.perf_counter()
+        deadline = started + self._timeout
         with self.batcher.incoming(len(instances)) as submit:
-            with self._preprocess_slots:
+            if not self._preprocess_slots.acquire(timeout=self._timeout):
+                raise self._late()
+            try:
                 slot_wait_ms = (time.perf_counter() - started) * 1000.0
                 prepared = [self._preprocess(instance) for instance in instances]
+            finally:
+                self._preprocess_slots.release()
             preprocess_ms = (time.perf_counter() - started) * 1000.0 - slot_wait_ms
+            if time.perf_counter() > deadline:
+                raise self._late()
             pending = [submit(features) for features, _ in prepared]
+        try:
+            outputs = [row.result(deadline - time.perf_counter()) for row in pending]
+        except BaseException:
+            # Nobody will read these rows any more: the batcher skips them instead of running them.
+            for row in pending:
+                row.cancel()
+            raise
         results = []
-        for (_, modalities), row in zip(prepared, pending, strict=True):
-            outputs = row.result(self._timeout)
+        for (_, modalities), row, output in zip(prepared, pending, outputs, strict=True):
             results.append(
                 {
-                    "outputs": self._postprocess(outputs, top_k),
+                    "outputs": self._postprocess(output, top_k),
                     "modalities": modalities,
                     "timing_ms": self._timing(
                         row, preprocess_ms / len(instances), slot_wait_ms, started
@@ -70,6 +83,11 @@ class Predictor:
                 }
             )
         return results
+
+    def _late(self) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"the request did not finish within its deadline of {self._timeout:g} s; retry shortly"
+        )
 
     def _preprocess(self, instance: Instance) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         self.check_parts(set(instance))

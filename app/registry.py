@@ -1,4 +1,4 @@
-"""Which bundles exist, which version of each is served, and whether they are ready."""
+"""Which bundles exist, which version of each is served, and their predictors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from app.batcher import DynamicBatcher
 from app.bundle import load_bundle
-from app.errors import BundleError, NotFound, NotReady
+from app.errors import BundleError, NotFound
 from app.inference import CompiledModel
 from app.predictor import Predictor
 from app.runtime import Device
@@ -37,13 +37,11 @@ def discover(models_dir: Path) -> dict[str, list[int]]:
 
 
 class ModelRegistry:
-    """Loads every version of the configured models, then warms them up off the request path."""
+    """Every version of the configured models, loaded; readiness is the Lifecycle's business."""
 
     def __init__(self, settings: Settings, models_dir: Path, device: Device) -> None:
         self.settings = settings
         self.device = device
-        self._ready = threading.Event()
-        self.warmup_error: str | None = None
         self.versions = self._select(discover(models_dir), settings)
         self.served = {name: self._served_version(name, vs) for name, vs in self.versions.items()}
         limits = {
@@ -97,44 +95,21 @@ class ModelRegistry:
             )
         return pinned
 
-    @property
-    def ready(self) -> bool:
-        return self._ready.is_set()
-
-    def warm_up(self, app_started: float) -> None:
-        """Run every bucket size and preprocessor once; readiness turns on only when all pass."""
-        started = time.perf_counter()
-        try:
-            for (name, version), predictor in self._predictors.items():
-                t0 = time.perf_counter()
-                warm_up_preprocessors(predictor.bundle)
-                t1 = time.perf_counter()
-                predictor.compiled.warm_up()
-                log.info(
-                    "warmed %s/%s: preprocessors %.2f s, buckets %s %.2f s",
-                    name,
-                    version,
-                    t1 - t0,
-                    predictor.compiled.buckets,
-                    time.perf_counter() - t1,
-                )
-        except Exception as exc:
-            self.warmup_error = f"{type(exc).__name__}: {exc}"
-            log.critical("warm-up failed, the service stays unready: %s", exc, exc_info=True)
-            return
-        now = time.perf_counter()
-        log.info(
-            "ready %.2f s after start-up began (warm-up %.2f s)", now - app_started, now - started
-        )
-        self._ready.set()
-
-    def mark_ready(self) -> None:
-        """Declare readiness without warming up (settings.warmup off)."""
-        self._ready.set()
-
-    def wait_ready(self, timeout: float) -> bool:
-        """Block until ready; for tests and scripts."""
-        return self._ready.wait(timeout)
+    def warm_up(self) -> None:
+        """Run every bucket size and preprocessor once; raises whatever a warm-up run raises."""
+        for (name, version), predictor in self._predictors.items():
+            t0 = time.perf_counter()
+            warm_up_preprocessors(predictor.bundle)
+            t1 = time.perf_counter()
+            predictor.compiled.warm_up()
+            log.info(
+                "warmed %s/%s: preprocessors %.2f s, buckets %s %.2f s",
+                name,
+                version,
+                t1 - t0,
+                predictor.compiled.buckets,
+                time.perf_counter() - t1,
+            )
 
     def get(self, name: str | None = None, version: int | None = None) -> Predictor:
         """The predictor for a model (default: the default model) at a version (default: served)."""
@@ -147,11 +122,9 @@ class ModelRegistry:
                 f"model {name!r} has no version {version}; versions: "
                 f"{', '.join(map(str, self.versions[name]))}"
             )
-        if not self.ready:
-            raise NotReady("models are still warming up", retry_after_s=self.settings.retry_after_s)
         return self._predictors[(name, version)]
 
-    def describe(self, name: str) -> dict[str, Any]:
+    def describe(self, name: str, *, ready: bool) -> dict[str, Any]:
         """Metadata of one model: versions, inputs, outputs, device."""
         if name not in self.versions:
             raise NotFound(f"model {name!r} not found; models: {', '.join(self.versions)}")
@@ -160,7 +133,7 @@ class ModelRegistry:
             "name": name,
             "versions": [str(v) for v in self.versions[name]],
             "served_version": str(self.served[name]),
-            "ready": self.ready,
+            "ready": ready,
             "description": bundle.description,
             "device": self.device.description,
             "inputs": [
@@ -188,14 +161,14 @@ class ModelRegistry:
             ],
         }
 
-    def summary(self) -> list[dict[str, Any]]:
+    def summary(self, *, ready: bool) -> list[dict[str, Any]]:
         """One line per model for GET /v1/models."""
         return [
             {
                 "name": name,
                 "versions": [str(v) for v in versions],
                 "served_version": str(self.served[name]),
-                "ready": self.ready,
+                "ready": ready,
             }
             for name, versions in self.versions.items()
         ]

@@ -74,7 +74,14 @@ class Settings:
     default_top_k: int = 5
     """Labels returned per classification output when the request does not say."""
     request_timeout_s: float = 30.0
-    """Longest a request waits for its inference result before a 503."""
+    """Deadline of one predict request, from its start: past it the answer is 503 and its rows are
+    dropped from the queue. Keep it under gunicorn's graceful_timeout."""
+    max_in_flight: int = 32
+    """Predict requests one worker holds at once; one more is answered 503 with Retry-After at once.
+    Keep it below gunicorn's threads (MMS_THREADS) so spare threads answer probes and 503s."""
+    drain_delay_s: float = 5.0
+    """After SIGTERM: seconds the worker keeps accepting and serving while /readyz says draining,
+    so a load balancer stops sending before the socket closes. 0 stops accepting at once."""
     retry_after_s: int = 1
     """Retry-After sent with 503 answers."""
     log_level: str = "INFO"

@@ -2,20 +2,27 @@
 
 import os
 
+# SIGTERM: readiness turns 503 at once, the worker serves on for drain_delay_s, then stops
+# gracefully; batchers finish their rows at exit. See app/gunicorn_hooks.py and the README.
+from app.gunicorn_hooks import post_worker_init, worker_exit  # noqa: F401
+
 bind = os.environ.get("MMS_BIND", "0.0.0.0:8000")
 # One worker process owns the model and batches for it (on a GPU: one process per GPU). More
 # workers mean more model copies and smaller batches; measured on 2 cores (README, bench/), two
 # workers used no less CPU per request and doubled memory and cold start.
 workers = int(os.environ.get("MMS_WORKERS", "1"))
 # Enough request threads for two full batches in flight; only preprocess_concurrency of them
-# decode at once, the rest wait in the batcher, which is what lets batches fill.
-threads = int(os.environ.get("MMS_THREADS", "32"))
+# decode at once, the rest wait in the batcher, which is what lets batches fill. The service
+# admits max_in_flight (32) predict requests at once, so the remaining threads are always free
+# to answer health probes and fast 503s under overload.
+threads = int(os.environ.get("MMS_THREADS", "48"))
 worker_class = "gthread"
 # Models load in each worker after the fork (TensorFlow does not survive fork), so never preload.
 preload_app = False
-# Loading a large model can take a while before the worker's first heartbeat.
+# Heartbeat time-out of a worker's main loop; models load in a thread, so this is not load time.
 timeout = int(os.environ.get("MMS_WORKER_TIMEOUT", "120"))
-graceful_timeout = int(os.environ.get("MMS_GRACEFUL_TIMEOUT", "30"))
+# From SIGTERM to SIGKILL: must cover drain_delay_s plus the longest request (request_timeout_s).
+graceful_timeout = int(os.environ.get("MMS_GRACEFUL_TIMEOUT", "40"))
 keepalive = int(os.environ.get("MMS_KEEPALIVE", "5"))
 accesslog = os.environ.get("MMS_ACCESS_LOG", "-") or None
 loglevel = os.environ.get("MMS_LOG_LEVEL", "info").lower()

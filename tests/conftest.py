@@ -43,9 +43,9 @@ def settings(models_dir: Path):
 @pytest.fixture(scope="session")
 def app(settings):
     """One app for the whole session: loading TensorFlow models is the slow part."""
-    app = create_app(settings, warm_up_in_background=False)
+    app = create_app(settings)
     yield app
-    app.extensions["registry"].close()
+    app.extensions["lifecycle"].close()
 
 
 @pytest.fixture

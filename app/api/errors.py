@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, g, jsonify
 from flask.typing import ResponseReturnValue
@@ -30,12 +31,13 @@ def error_response(
     message: str,
     field: str | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> ResponseReturnValue:
-    """The contract's error body with ``status``."""
+    """The contract's error body with ``status``; ``extra`` adds top-level keys."""
     error = {"code": code, "message": message}
     if field:
         error["field"] = field
-    body = {"error": error, "request_id": g.get("request_id")}
+    body = {**(extra or {}), "error": error, "request_id": g.get("request_id")}
     return jsonify(body), status, headers or {}
 
 

@@ -1,4 +1,4 @@
-"""Liveness and readiness for load balancers and Kubernetes probes."""
+"""Liveness and readiness for load balancers and Kubernetes probes; they never wait on a model."""
 
 from __future__ import annotations
 
@@ -6,23 +6,33 @@ from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
 from app.api.errors import error_response
+from app.lifecycle import READY
 
 bp = Blueprint("health", __name__)
+
+_WHY = {
+    "loading": "models are still loading or warming up",
+    "draining": "shutting down: finishing accepted requests, send new ones elsewhere",
+}
 
 
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
-    """Alive while the process can answer at all."""
+    """Alive while the process can answer at all, loading and draining included."""
     return jsonify(status="alive")
 
 
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
-    """Ready once every model is loaded and warmed up."""
-    registry = current_app.extensions["registry"]
-    if registry.ready:
-        return jsonify(status="ready")
-    retry = {"Retry-After": str(registry.settings.retry_after_s)}
-    if registry.warmup_error:
-        return error_response(503, "warmup_failed", registry.warmup_error, headers=retry)
-    return error_response(503, "not_ready", "models are still warming up", headers=retry)
+    """200 once every model is loaded and warmed up; 503 while loading and while draining."""
+    lifecycle = current_app.extensions["lifecycle"]
+    status = lifecycle.status
+    if status == READY:
+        return jsonify(status=status)
+    return error_response(
+        503,
+        status,
+        _WHY[status],
+        headers={"Retry-After": str(lifecycle.retry_after_s)},
+        extra={"status": status},
+    )

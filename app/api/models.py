@@ -5,17 +5,30 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
+from app.lifecycle import LOADING, Lifecycle
+
 bp = Blueprint("models", __name__)
+
+
+def _lifecycle() -> Lifecycle:
+    return current_app.extensions["lifecycle"]
 
 
 @bp.get("/v1/models")
 def list_models() -> ResponseReturnValue:
     """Every served model with its versions and readiness."""
-    registry = current_app.extensions["registry"]
-    return jsonify(models=registry.summary(), default_model=registry.settings.default_model)
+    lifecycle = _lifecycle()
+    registry = lifecycle.registry(ready=False)
+    return jsonify(
+        models=registry.summary(ready=lifecycle.status != LOADING),
+        default_model=registry.settings.default_model,
+    )
 
 
 @bp.get("/v1/models/<name>")
 def model_metadata(name: str) -> ResponseReturnValue:
     """Inputs, outputs, versions and device of one model."""
-    return jsonify(current_app.extensions["registry"].describe(name))
+    lifecycle = _lifecycle()
+    return jsonify(
+        lifecycle.registry(ready=False).describe(name, ready=lifecycle.status != LOADING)
+    )

@@ -5,14 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Request
 
 from app.api.multipart import parse_multipart
 from app.errors import BadRequest, PayloadTooLarge
-from app.predictor import Instance
 from app.settings import Settings
+
+if TYPE_CHECKING:  # the predictor pulls in the decoders, which the health routes must not wait on
+    from app.predictor import Instance
 
 TOP_K = "top_k"
 

@@ -15,10 +15,11 @@ bp = Blueprint("predict", __name__)
 @bp.post("/v1/models/<name>/versions/<int:version>/predict")
 def predict(name: str | None = None, version: int | None = None) -> ResponseReturnValue:
     """Labels and scores for one upload (multipart or JSON) or for a list of instances."""
-    registry = current_app.extensions["registry"]
+    registry = current_app.extensions["lifecycle"].registry()
     predictor = registry.get(name, version)
-    parsed = parse_predict_request(request, registry.settings)
-    results = predictor.predict(parsed.instances, parsed.top_k)
+    with current_app.extensions["in_flight"].admit():
+        parsed = parse_predict_request(request, registry.settings)
+        results = predictor.predict(parsed.instances, parsed.top_k)
     head = {
         "request_id": g.request_id,
         "model": {"name": predictor.bundle.name, "version": str(predictor.bundle.version)},

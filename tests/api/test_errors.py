@@ -215,7 +215,7 @@ def test_method_not_allowed(client):
 
 
 def test_queue_full_is_503_with_retry_after(app, client, monkeypatch):
-    predictor = app.extensions["registry"].get("tiny")
+    predictor = app.extensions["lifecycle"].registry().get("tiny")
     batcher, entered, gate = predictor.batcher, threading.Event(), threading.Event()
     run = batcher._run_batch
 

@@ -17,26 +17,48 @@ def test_readyz_when_ready(client):
     assert client.get("/readyz").json == {"status": "ready"}
 
 
-def test_background_warm_up_turns_ready(settings):
-    app = create_app(dataclasses.replace(settings, models=("tiny",)))
-    registry = app.extensions["registry"]
-    assert registry.wait_ready(60)
-    assert app.test_client().get("/readyz").status_code == 200
-    registry.close()
-
-
-def test_not_ready_answers_503(settings):
-    app = create_app(dataclasses.replace(settings, models=("tiny",)), warm_up_in_background=False)
-    registry, client = app.extensions["registry"], app.test_client()
-    registry._ready.clear()  # as before warm-up has finished
-    for resp in (client.get("/readyz"), client.post("/predict", json={"text": "cat"})):
-        assert resp.status_code == 503 and resp.json["error"]["code"] == "not_ready"
-        assert resp.headers["Retry-After"] == "1"
+def test_loading_in_a_thread_answers_probes_then_turns_ready(settings):
+    app = create_app(dataclasses.replace(settings, models=("tiny",)), load_in_thread=True)
+    lifecycle, client = app.extensions["lifecycle"], app.test_client()
+    # TensorFlow is already imported in this process, so only a short window is "loading" here;
+    # the gunicorn tests in tests/test_lifecycle.py see the whole start.
+    first = client.get("/readyz")
+    assert first.status_code in (200, 503)
+    assert lifecycle.wait_ready(60)
+    assert client.get("/readyz").json == {"status": "ready"}
     assert client.get("/healthz").status_code == 200
-    registry.warmup_error = "RuntimeError: boom"
+    lifecycle.close()
+
+
+def test_loading_answers_503_with_retry_after(settings):
+    from app.lifecycle import Lifecycle
+
+    app = create_app(dataclasses.replace(settings, models=("tiny",)))
+    client = app.test_client()
+    registry = app.extensions["lifecycle"].registry()
+    loading = Lifecycle(retry_after_s=1, drain_delay_s=0)  # as before the models have loaded
+    app.extensions["lifecycle"] = loading
     resp = client.get("/readyz")
-    assert resp.status_code == 503 and resp.json["error"]["code"] == "warmup_failed"
-    registry.close()
+    assert resp.status_code == 503 and resp.json["status"] == "loading"
+    assert resp.json["error"]["code"] == "loading" and resp.headers["Retry-After"] == "1"
+    for resp in (client.post("/predict", json={"text": "cat"}), client.get("/v1/models")):
+        assert resp.status_code == 503 and resp.json["error"]["code"] == "loading"
+        assert resp.headers["Retry-After"] == "1"
+    assert client.get("/healthz").json == {"status": "alive"}
+    loading.set_loaded(registry)  # loaded, warming up: metadata answers, predictions wait
+    assert client.get("/v1/models").json["models"][0]["ready"] is False
+    assert client.post("/predict", json={"text": "cat"}).status_code == 503
+    loading.set_ready()
+    assert client.get("/readyz").status_code == 200
+    assert client.post("/predict", json={"text": "cat"}).status_code == 200
+    assert loading.start_draining() and not loading.start_draining()
+    resp = client.get("/readyz")
+    assert resp.status_code == 503 and resp.json["status"] == "draining"
+    assert resp.json["error"]["code"] == "draining"
+    # Draining refuses nothing already routed here: requests are still served.
+    assert client.post("/predict", json={"text": "cat"}).status_code == 200
+    assert client.get("/healthz").status_code == 200
+    loading.close()
 
 
 def test_models_list(client):
@@ -74,4 +96,4 @@ def test_pinned_version_is_served(settings):
     assert app.test_client().get("/v1/models/tiny").json["served_version"] == "1"
     resp = app.test_client().post("/predict", json={"text": "cat"})
     assert resp.json["model"]["version"] == "1"
-    app.extensions["registry"].close()
+    app.extensions["lifecycle"].close()

@@ -113,7 +113,7 @@ def test_required_modality_model(client):
 def test_no_retracing_under_mixed_concurrent_load(app):
     from concurrent.futures import ThreadPoolExecutor
 
-    predictor = app.extensions["registry"].get("tiny")
+    predictor = app.extensions["lifecycle"].registry().get("tiny")
     traces = predictor.compiled.trace_count
     bodies = [{"instances": [{"text": "cat"}] * n} for n in (1, 2, 3, 5, 8)] * 4
 
