@@ -2,13 +2,16 @@
 
 On SIGTERM gunicorn's worker stops accepting at once and a balancer polling /readyz never sees a
 503: it learns of the shutdown from refused connections. Here SIGTERM first turns readiness to
-draining while the worker keeps accepting and serving for ``drain_delay_s``; only then does
-gunicorn's own graceful stop begin (no new connections, accepted ones finish).
+draining while the worker keeps accepting and serving for ``drain_delay_s``; then the worker
+accepts what is already in the listen backlog, closes its listening sockets (so later clients get
+a clean "connection refused" that a balancer retries elsewhere, not a reset after the kernel
+queued them), and gunicorn's own graceful stop lets every accepted request finish.
 """
 
 from __future__ import annotations
 
 import logging
+import select
 import signal
 import threading
 from typing import Any
@@ -18,7 +21,9 @@ log = logging.getLogger(__name__)
 
 def post_worker_init(worker: Any) -> None:
     """Replace the worker's SIGTERM handler with drain-then-stop."""
-    lifecycle = worker.wsgi.extensions["lifecycle"]
+    lifecycle = _lifecycle(worker)
+    if lifecycle is None:  # another WSGI app run with this config (the bench's baseline)
+        return
     delay = lifecycle.drain_delay_s
     if delay >= worker.cfg.graceful_timeout:
         log.warning(
@@ -29,11 +34,27 @@ def post_worker_init(worker: Any) -> None:
         )
     stop = worker.handle_exit
 
+    def close_listeners_and_stop(sig: int, frame: Any) -> None:
+        # Runs on the worker's main thread (its event loop), which owns the listeners.
+        worker.set_accept_enabled(False)
+        for listener in worker.sockets:
+            while select.select([listener], [], [], 0)[0]:
+                worker.accept(listener)
+            listener.close()
+        stop(sig, frame)
+
+    def end_drain(sig: int, frame: Any) -> None:
+        log.info("drain over: closing the listening sockets, finishing accepted requests")
+        if hasattr(worker, "method_queue"):  # gthread, the configured worker class
+            worker.method_queue.defer(close_listeners_and_stop, sig, frame)
+        else:
+            stop(sig, frame)
+
     def drain_then_stop(sig: int, frame: Any) -> None:
         if not lifecycle.start_draining():
             return
         log.info("SIGTERM: readiness is now draining; serving on for %.1f s, then stopping", delay)
-        timer = threading.Timer(delay, stop, args=(sig, frame))
+        timer = threading.Timer(delay, end_drain, args=(sig, frame))
         timer.daemon = True
         timer.start()
 
@@ -42,6 +63,10 @@ def post_worker_init(worker: Any) -> None:
 
 def worker_exit(server: Any, worker: Any) -> None:
     """After the last accepted request: let the batchers finish what they hold."""
-    app = getattr(worker, "wsgi", None)
-    if app is not None and hasattr(app, "extensions"):
-        app.extensions["lifecycle"].close()
+    lifecycle = _lifecycle(worker)
+    if lifecycle is not None:
+        lifecycle.close()
+
+
+def _lifecycle(worker: Any) -> Any:
+    return getattr(getattr(worker, "wsgi", None), "extensions", {}).get("lifecycle")

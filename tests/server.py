@@ -25,7 +25,14 @@ def free_port() -> int:
 def start_gunicorn(log_path: Path, **env: str) -> tuple[subprocess.Popen, str]:
     """Start gunicorn as a user would, with MMS_* ``env`` on top; returns (process, base URL)."""
     port = free_port()
-    environ = {**os.environ, "MMS_BIND": f"127.0.0.1:{port}", "MMS_WORKERS": "1", **env}
+    # No drain delay unless a test asks: stopping a test server should not wait for a balancer.
+    environ = {
+        **os.environ,
+        "MMS_BIND": f"127.0.0.1:{port}",
+        "MMS_WORKERS": "1",
+        "MMS_DRAIN_DELAY_S": "0",
+        **env,
+    }
     with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
