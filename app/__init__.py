@@ -10,6 +10,7 @@ from pathlib import Path
 from flask import Flask
 
 from app.api import register_api
+from app.api.security import install_security
 from app.registry import ModelRegistry
 from app.runtime import configure_tensorflow
 from app.settings import Settings, load_settings
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, *, warm_up_in_background: bool 
     )
     app.extensions["registry"] = registry
     register_api(app)
+    install_security(app, settings)
     if not settings.warmup:
         registry.mark_ready()
     elif warm_up_in_background:
