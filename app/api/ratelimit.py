@@ -56,6 +56,7 @@ def retry_after_s() -> int:
     if current is None:
         return 1
     try:
-        return max(1, math.ceil(current.reset_at - time.time()))
+        reset_at, _remaining = current.window
+        return max(1, math.ceil(reset_at - time.time()))
     except Exception:  # storage unreachable: a guess beats a 500
         return 1
