@@ -17,6 +17,7 @@ preload_app = False
 timeout = int(os.environ.get("MMS_WORKER_TIMEOUT", "120"))
 graceful_timeout = int(os.environ.get("MMS_GRACEFUL_TIMEOUT", "30"))
 keepalive = int(os.environ.get("MMS_KEEPALIVE", "5"))
+forwarded_allow_ips = os.environ.get("MMS_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = os.environ.get("MMS_ACCESS_LOG", "-") or None
 loglevel = os.environ.get("MMS_LOG_LEVEL", "info").lower()
 # Workers import numpy after the fork, so these reach them. Request threads already give the
