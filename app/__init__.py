@@ -12,6 +12,7 @@ from flask import Flask
 
 from app.admission import InFlightLimit
 from app.api import register_api
+from app.api.security import install_security
 from app.lifecycle import Lifecycle, load_in_background
 from app.settings import Settings, load_settings
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, *, load_in_thread: bool = False
         settings.max_in_flight, retry_after_s=settings.retry_after_s
     )
     register_api(app)
+    install_security(app, settings)
 
     def load() -> None:
         _load_models(settings, lifecycle, started)

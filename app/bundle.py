@@ -15,6 +15,8 @@ from app.preprocessing.base import Preprocessor
 
 MISSING_POLICIES = ("zeros", "required")
 OUTPUT_KINDS = ("classification", "embedding")
+# Preprocessor parameters that name a file of the bundle.
+ASSET_PARAMS = ("vocabulary", "stats_file")
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,8 @@ def load_bundle(
     """
     name, version = path.parent.name, int(path.name)
     where = f"bundle {name}/{version} ({path})"
-    spec = _read_yaml(path / "bundle.yaml", where)
-    model = _load_model(path / "model.keras", where, device)
+    spec = _read_yaml(bundle_file(path, "bundle.yaml", where), where)
+    model = _load_model(bundle_file(path, "model.keras", where), where, device)
     model_inputs = {t.name: t for t in model.inputs}
     yaml_inputs = spec.get("inputs") or {}
     if not isinstance(yaml_inputs, dict):
@@ -112,6 +114,21 @@ def load_bundle(
         inputs=inputs,
         outputs=outputs,
     )
+
+
+def bundle_file(bundle_dir: Path, file_name: Any, where: str, what: str = "file") -> Path:
+    """``bundle_dir / file_name``, refused when it is absolute, has ``..`` or resolves outside."""
+    name = str(file_name)
+    if Path(name).is_absolute() or ".." in Path(name).parts:
+        raise BundleError(f"{where}: {what} {name!r} must be a plain path inside the bundle folder")
+    path = bundle_dir / name
+    # A symlink is followed to where it really points: that must stay inside the bundle too.
+    resolved = path.resolve()
+    if not resolved.is_relative_to(bundle_dir.resolve()):
+        raise BundleError(
+            f"{where}: {what} {name!r} resolves to {resolved}, outside the bundle folder"
+        )
+    return path
 
 
 def _read_yaml(path: Path, where: str) -> dict[str, Any]:
@@ -164,6 +181,9 @@ def _input_spec(
             "apart from the batch axis"
         )
     params = {**limits.get(modality, {}), **(entry.get("params") or {})}
+    for key in ASSET_PARAMS:
+        if params.get(key):
+            bundle_file(bundle_dir, params[key], where, what=key)
     try:
         preprocessor = PREPROCESSORS[modality](
             params, bundle_dir=bundle_dir, shape=shape, dtype=str(tensor.dtype)
@@ -206,7 +226,7 @@ def _output_specs(model: Any, entries: Any, bundle_dir: Path, where: str) -> dic
 def _read_labels(bundle_dir: Path, file_name: Any, where: str) -> tuple[str, ...]:
     if not file_name:
         raise BundleError(f"{where}: a classification output needs a 'labels' file")
-    path = bundle_dir / str(file_name)
+    path = bundle_file(bundle_dir, file_name, where, what="labels")
     if not path.is_file():
         raise BundleError(f"{where}: labels file {path} is missing")
     return tuple(

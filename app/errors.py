@@ -31,6 +31,15 @@ class UnknownPart(BadRequest):
     code = "unknown_part"
 
 
+class Unauthorized(ServiceError):
+    status = 401
+    code = "unauthorized"
+
+    def __init__(self, message: str, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("WWW-Authenticate", "Bearer")
+
+
 class NotFound(ServiceError):
     status = 404
     code = "not_found"
@@ -53,6 +62,15 @@ class UnprocessableInput(ServiceError):
 
 class MissingModality(UnprocessableInput):
     code = "missing_modality"
+
+
+class RateLimited(ServiceError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int = 1, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("Retry-After", str(retry_after_s))
 
 
 class ServiceUnavailable(ServiceError):

@@ -25,12 +25,21 @@ def discover(models_dir: Path) -> dict[str, list[int]]:
     if not models_dir.is_dir():
         raise BundleError(f"models folder {models_dir} does not exist")
     found = {}
+    root = models_dir.resolve()
     for model_dir in sorted(p for p in models_dir.iterdir() if p.is_dir()):
         versions = sorted(
             int(p.name)
             for p in model_dir.iterdir()
             if p.is_dir() and p.name.isdigit() and int(p.name) > 0
         )
+        for version in versions:
+            # A symlinked name or version folder must not pull in files from elsewhere.
+            bundle_dir = model_dir / str(version)
+            if not bundle_dir.resolve().is_relative_to(root):
+                raise BundleError(
+                    f"bundle {model_dir.name}/{version} ({bundle_dir}) resolves to "
+                    f"{bundle_dir.resolve()}, outside the models folder {root}"
+                )
         if versions:
             found[model_dir.name] = versions
     return found

@@ -84,6 +84,20 @@ class Settings:
     so a load balancer stops sending before the socket closes. 0 stops accepting at once."""
     retry_after_s: int = 1
     """Retry-After sent with 503 answers."""
+    api_keys: tuple[str, ...] = ()
+    """API keys accepted (env: comma-separated); with api_keys_file empty too, auth is off."""
+    api_keys_file: str = ""
+    """File of API keys, one a line (# comments); re-read when it changes, so keys rotate live."""
+    open_paths: tuple[str, ...] = ("/healthz", "/readyz", "/v2/health/*", "/metrics")
+    """Paths served without a key and outside the rate limit; a trailing * makes a prefix."""
+    rate_limit: str = ""
+    """Requests allowed per API key (per client address with auth off), e.g. 100/second or
+    1000/hour;100/second; empty: no limit."""
+    rate_limit_storage_uri: str = "memory://"
+    """Where rate-limit counts live: memory:// (per worker process), or memcached://host:port or
+    redis://host:port to share them between workers and replicas."""
+    trusted_proxies: int = 0
+    """Reverse proxies in front whose X-Forwarded-For/-Proto are believed; 0: none."""
     log_level: str = "INFO"
     """Python logging level of the service's loggers."""
 

@@ -24,6 +24,7 @@ timeout = int(os.environ.get("MMS_WORKER_TIMEOUT", "120"))
 # From SIGTERM to SIGKILL: must cover drain_delay_s plus the longest request (request_timeout_s).
 graceful_timeout = int(os.environ.get("MMS_GRACEFUL_TIMEOUT", "40"))
 keepalive = int(os.environ.get("MMS_KEEPALIVE", "5"))
+forwarded_allow_ips = os.environ.get("MMS_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = os.environ.get("MMS_ACCESS_LOG", "-") or None
 loglevel = os.environ.get("MMS_LOG_LEVEL", "info").lower()
 # Workers import numpy after the fork, so these reach them. Request threads already give the

@@ -7,9 +7,11 @@ from typing import Any
 
 from flask import Flask, g, jsonify
 from flask.typing import ResponseReturnValue
+from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
-from app.errors import ServiceError
+from app.api.ratelimit import retry_after_s
+from app.errors import RateLimited, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> ResponseReturnValue:
         return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers)
+
+    @app.errorhandler(RateLimitExceeded)
+    def rate_limited(exc: RateLimitExceeded) -> ResponseReturnValue:
+        return service_error(
+            RateLimited(f"rate limit of {exc.description} exceeded", retry_after_s=retry_after_s())
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
