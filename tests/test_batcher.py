@@ -98,3 +98,20 @@ def test_announced_rows_are_waited_for():
     assert first.result(10)["y"].tolist() == [0.0] and second.result(10)["y"].tolist() == [2.0]
     assert model.sizes == [2]
     batcher.close()
+
+
+def test_cancelled_rows_are_dropped_not_run():
+    gate = threading.Event()
+    model = Recorder(gate)
+    batcher = DynamicBatcher(model, BatchingSettings(4, 1.0, 100), name="t")
+    first = batcher.submit({"x": np.zeros(3, np.float32)})  # holds the model behind the gate
+    time.sleep(0.1)
+    late = [batcher.submit({"x": np.ones(3, np.float32)}) for _ in range(3)]
+    kept = batcher.submit({"x": np.full(3, 2, np.float32)})
+    for row in late:
+        row.cancel()
+    gate.set()
+    assert first.result(5)["y"].tolist() == [0, 0, 0]
+    assert kept.result(5)["y"].tolist() == [4, 4, 4]
+    batcher.close()
+    assert model.sizes == [1, 1]  # the three cancelled rows never reached the model
