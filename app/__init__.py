@@ -66,8 +66,8 @@ def create_app(settings: Settings | None = None, *, load_in_thread: bool = False
 def _load_models(settings: Settings, lifecycle: Lifecycle, started: float) -> None:
     # Imported here: TensorFlow, Keras and the decoders take seconds to import, and the health
     # routes must answer meanwhile.
-    from app.registry import ModelRegistry
-    from app.runtime import configure_tensorflow
+    from app.model.registry import ModelRegistry
+    from app.model.runtime import configure_tensorflow
 
     device = configure_tensorflow(settings)
     tensorflow_s = time.perf_counter() - started

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from app.errors import Loading
 
 if TYPE_CHECKING:
-    from app.registry import ModelRegistry
+    from app.model.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 

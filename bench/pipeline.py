@@ -94,8 +94,8 @@ def measure(
         tf.config.threading.set_intra_op_parallelism_threads(intra_op)
     if inter_op:
         tf.config.threading.set_inter_op_parallelism_threads(inter_op)
-    from app.bundle import load_bundle
-    from app.inference import CompiledModel
+    from app.model.bundle import load_bundle
+    from app.model.inference import CompiledModel
 
     workload = Workload.load(workload_dir)
     bundle = load_bundle(bundle_dir)

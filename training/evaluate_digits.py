@@ -119,7 +119,7 @@ def evaluate_samples(
     bundle_dir: Path, samples_dir: Path = DEFAULT_SAMPLES
 ) -> dict[str, dict[str, float | int]]:
     """Fresh per-subset accuracy of the bundle at ``bundle_dir`` on the committed sample files."""
-    from app.bundle import load_bundle
+    from app.model.bundle import load_bundle
 
     bundle = load_bundle(Path(bundle_dir))
     shapes = {name: (spec.shape, str(spec.dtype)) for name, spec in bundle.inputs.items()}

@@ -14,7 +14,7 @@ from app.errors import BadRequest, PayloadTooLarge
 from app.settings import Settings
 
 if TYPE_CHECKING:  # the predictor pulls in the decoders, which the health routes must not wait on
-    from app.predictor import Instance
+    from app.model.predictor import Instance
 
 TOP_K = "top_k"
 

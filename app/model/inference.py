@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from app.bundle import Bundle
+from app.model.bundle import Bundle
 
 
 def bucket_sizes(max_batch_size: int) -> tuple[int, ...]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.bundle import load_bundle
-from app.inference import CompiledModel, bucket_sizes
+from app.model.bundle import load_bundle
+from app.model.inference import CompiledModel, bucket_sizes
 from tests.bundles import write_bundle
 
 

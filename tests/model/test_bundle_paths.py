@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from app import create_app
-from app.bundle import load_bundle
 from app.errors import BundleError
-from app.registry import discover
+from app.model.bundle import load_bundle
+from app.model.registry import discover
 from tests.bundles import build_model, bundle_yaml, write_bundle
 
 

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from app.batcher import DynamicBatcher
 from app.errors import QueueFull
+from app.model.batcher import DynamicBatcher
 from app.settings import BatchingSettings
 
 

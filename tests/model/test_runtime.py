@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.runtime import _choose
+from app.model.runtime import _choose
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from app.batcher import DynamicBatcher, Pending
-from app.bundle import Bundle
 from app.errors import BadRequest, DeadlineExceeded, MissingModality, UnknownPart
-from app.inference import CompiledModel
+from app.model.batcher import DynamicBatcher, Pending
+from app.model.bundle import Bundle
+from app.model.inference import CompiledModel
 
 Instance = dict[str, bytes | str]
 

@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 
-from app.bundle import Bundle
+from app.model.bundle import Bundle
 
 WARMUP_SEED = 0
 

@@ -8,14 +8,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.batcher import DynamicBatcher
-from app.bundle import load_bundle
 from app.errors import BundleError, NotFound
-from app.inference import CompiledModel
-from app.predictor import Predictor
-from app.runtime import Device
+from app.model.batcher import DynamicBatcher
+from app.model.bundle import load_bundle
+from app.model.inference import CompiledModel
+from app.model.predictor import Predictor
+from app.model.runtime import Device
+from app.model.warmup import warm_up_preprocessors
 from app.settings import Settings
-from app.warmup import warm_up_preprocessors
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The model side: bundles, their compiled models, the batcher, predictors, and the registry."""
