@@ -220,7 +220,7 @@ WAV = encode(tone(16000), 16000, subtype="PCM_16")
         (WAV[:12], {}, UnprocessableInput, "audio: cannot decode WAV"),
         (WAV[:30], {}, UnprocessableInput, "audio: cannot decode WAV"),
         (WAV[:12] + b"junk" + WAV[16:], {}, UnprocessableInput, "audio: cannot decode WAV"),
-        (WAV[:44], {}, UnprocessableInput, "audio: no samples"),
+        (WAV[:44], {}, UnprocessableInput, "audio: the WAV header declares 32000 bytes"),
         (encode(np.zeros(0, np.float32), 16000), {}, UnprocessableInput, "audio: no samples"),
         (b"fLaC" + bytes(100), {}, UnprocessableInput, "audio: cannot decode FLAC"),
         (b"OggS" + bytes(100), {}, UnprocessableInput, "audio: cannot decode OGG/Vorbis"),
