@@ -10,6 +10,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -61,6 +63,14 @@ def _animated(fmt: str) -> bytes:
     buf = io.BytesIO()
     frames[0].save(buf, format=fmt, save_all=True, append_images=frames[1:], duration=50)
     return buf.getvalue()
+
+
+def _webp_canvas_claims_huge() -> bytes:
+    """A real animated WebP whose VP8X canvas claims 16777216 x 16777216 (found by the fuzzer)."""
+    webp = bytearray(_animated("WEBP"))
+    assert webp[12:16] == b"VP8X", "Pillow's animated WebP layout changed"
+    webp[24:30] = b"\xff" * 6  # canvas width - 1 and height - 1, 24 bits each
+    return bytes(webp)
 
 
 def _wav(**kwargs) -> bytes:
@@ -122,6 +132,7 @@ def corpus() -> tuple[Hostile, ...]:
         ("bmp_header_only", "image", image_bytes("BMP")[:30], *UNPROCESSABLE),
         ("animated_png", "image", _animated("PNG"), *UNPROCESSABLE),
         ("animated_webp", "image", _animated("WEBP"), *UNPROCESSABLE),
+        ("webp_canvas_claims_huge", "image", _webp_canvas_claims_huge(), *UNPROCESSABLE),
         # Audio
         ("aiff_as_audio", "audio", audio_bytes("AIFF", seconds=0.1), *UNSUPPORTED),
         ("png_as_audio", "audio", png, *UNSUPPORTED),
@@ -163,3 +174,58 @@ def corpus() -> tuple[Hostile, ...]:
         ("text_only_spaces", "text", b" \t\r\n ", *UNPROCESSABLE),
     ]
     return tuple(Hostile(*case) for case in cases)
+
+
+BOUNDARY = "hostile-boundary"
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def multipart(*parts: tuple[str, bytes, str | None]) -> bytes:
+    """A multipart body of (name, value, filename or None for a plain field) parts."""
+    out = b""
+    for name, value, filename in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        out += f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        out += value + b"\r\n"
+    return out + f"--{BOUNDARY}--\r\n".encode()
+
+
+def upload(case: Hostile) -> bytes:
+    """The multipart body that carries ``case``: text as a plain field, media as a file."""
+    return multipart((case.part, case.data, None if case.part == "text" else "upload.bin"))
+
+
+def body_of_size(size: int) -> bytes:
+    """A valid multipart body of exactly ``size`` bytes: a PNG with zero bytes after its end
+    (decoders stop at IEND, as browsers do)."""
+    png = image_bytes("PNG", size=(16, 16))
+    pad = size - len(multipart(("image", png, "a.png")))
+    assert pad >= 0
+    return multipart(("image", png + bytes(pad), "a.png"))
+
+
+def preprocessors(vocab_dir: Path) -> dict[str, Any]:
+    """One real preprocessor per modality, with the tiny test bundle's parameters."""
+    from app.preprocessing import AudioPreprocessor, ImagePreprocessor, TextPreprocessor
+    from tests.bundles import AUDIO_PARAMS, AUDIO_SHAPE, IMAGE_SHAPE, TEXT_LENGTH, VOCAB
+
+    (vocab_dir / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
+    here = {"bundle_dir": vocab_dir, "dtype": "float32"}
+    return {
+        "image": ImagePreprocessor({"max_pixels": 4_000_000}, shape=IMAGE_SHAPE, **here),
+        "audio": AudioPreprocessor(dict(AUDIO_PARAMS), shape=AUDIO_SHAPE, **here),
+        "text": TextPreprocessor(
+            {"vocabulary": "vocab.txt"}, bundle_dir=vocab_dir, shape=(TEXT_LENGTH,), dtype="int32"
+        ),
+    }
+
+
+def seeds() -> list[bytes]:
+    """Real, valid files of every accepted format: the starting points for mutation."""
+    return [
+        *(image_bytes(fmt, size=(24, 16)) for fmt in ("JPEG", "PNG", "WEBP", "BMP")),
+        *(audio_bytes(fmt, rate=8000, seconds=0.3) for fmt in ("WAV", "FLAC", "OGG", "MP3")),
+        "the café 七 cat".encode(),
+    ]

@@ -157,6 +157,12 @@ class ImagePreprocessor:
         try:
             image = self._decode(data, fmt)
             image = self._fit(image)
+        except Image.DecompressionBombError:
+            # Some plugins (animated WebP) check Pillow's own limit while reading the header.
+            raise UnprocessableInput(
+                f"image: {fmt} header declares more pixels than the limit of {self.max_pixels}",
+                field="image",
+            ) from None
         except _DECODE_ERRORS as exc:
             raise UnprocessableInput(f"image: cannot decode {fmt}: {exc}", field="image") from None
         return self._to_array(image)
