@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 
@@ -29,15 +30,14 @@ def test_corpus_case_gets_its_status_code_and_field(client, case):
 
 @pytest.mark.parametrize("case", corpus(), ids=lambda case: case.name)
 def test_corpus_case_as_json_b64_gets_the_same_answer(client, case):
-    import base64
-
     value = base64.b64encode(case.data).decode()
     resp = client.post("/predict", json={case.part: {"b64": value}})
     assert_error(resp, case.status, case.code, case.part)
 
 
 def test_text_with_nul_names_the_field_and_position(client):
-    resp = client.post("/predict", data=multipart(("text", b"ab\x00c", None)), content_type=MULTIPART)
+    body = multipart(("text", b"ab\x00c", None))
+    resp = client.post("/predict", data=body, content_type=MULTIPART)
     error = assert_error(resp, 422, "unprocessable_input", "text")
     assert "U+0000 at position 2" in error["message"]
 
@@ -56,7 +56,8 @@ def test_lone_surrogate_in_json_is_422(client):
 
 @pytest.mark.parametrize("part", ["image", "audio"])
 def test_media_sent_as_a_json_string_is_415(client, part):
-    assert_error(client.post("/predict", json={part: "not a file"}), 415, "unsupported_media_type", part)
+    resp = client.post("/predict", json={part: "not a file"})
+    assert_error(resp, 415, "unsupported_media_type", part)
 
 
 def test_media_sent_as_a_plain_form_field_is_decoded_by_its_bytes(client):
@@ -69,22 +70,22 @@ def test_media_sent_as_a_plain_form_field_is_decoded_by_its_bytes(client):
 
 def test_thousands_of_tiny_parts_are_413_naming_the_limit(client, settings):
     body = multipart(*[("top_k", b"1", None)] * 5000)
-    error = assert_error(client.post("/predict", data=body, content_type=MULTIPART), 413,
-                         "payload_too_large")  # fmt: skip
+    resp = client.post("/predict", data=body, content_type=MULTIPART)
+    error = assert_error(resp, 413, "payload_too_large")
     assert f"limit of {settings.max_parts} parts" in error["message"]
 
 
 def test_parts_at_the_limit_are_parsed(client, settings):
     # Many parts at the limit: the answer is about the parts (duplicates), not their number.
     body = multipart(*[("top_k", b"1", None)] * settings.max_parts)
-    assert_error(client.post("/predict", data=body, content_type=MULTIPART), 400, "bad_request",
-                 "top_k")  # fmt: skip
+    resp = client.post("/predict", data=body, content_type=MULTIPART)
+    assert_error(resp, 400, "bad_request", "top_k")
 
 
 def test_missing_boundary_is_400(client):
     body = multipart(("text", b"the cat", None))
-    assert_error(client.post("/predict", data=body, content_type="multipart/form-data"), 400,
-                 "bad_request")  # fmt: skip
+    resp = client.post("/predict", data=body, content_type="multipart/form-data")
+    assert_error(resp, 400, "bad_request")
 
 
 def test_body_at_the_limit_passes_and_one_byte_over_is_413(client, settings):
