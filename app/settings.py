@@ -69,6 +69,16 @@ class Settings:
     """Largest width x height decoded; larger images are refused with 422 before decoding."""
     max_audio_seconds: float = 60.0
     """Longest audio clip decoded; longer clips are refused with 422."""
+    max_parts: int = 64
+    """Most parts in one multipart body; one more is refused with 413 before any is decoded."""
+    max_form_field_bytes: int = 64 * 1024
+    """Largest plain (non-file) multipart field kept in memory; above it the answer is 413."""
+    min_audio_sample_rate: int = 8000
+    """Lowest sample rate an audio header may declare; lower is refused with 422."""
+    max_audio_sample_rate: int = 48000
+    """Highest sample rate an audio header may declare; higher is refused with 422."""
+    max_audio_channels: int = 8
+    """Most channels an audio header may declare; more are refused with 422."""
     max_instances: int = 64
     """Most instances in one JSON request."""
     default_top_k: int = 5
@@ -109,6 +119,18 @@ class Settings:
         """models_dir as an absolute path, relative ones taken from ``root``."""
         path = Path(self.models_dir)
         return path if path.is_absolute() else root / path
+
+    def preprocessing_limits(self) -> dict[str, dict[str, Any]]:
+        """Per-modality preprocessor parameters that come from these settings."""
+        return {
+            "image": {"max_pixels": self.max_image_pixels},
+            "audio": {
+                "max_duration_s": self.max_audio_seconds,
+                "min_sample_rate": self.min_audio_sample_rate,
+                "max_sample_rate": self.max_audio_sample_rate,
+                "max_channels": self.max_audio_channels,
+            },
+        }
 
     def batching_for(self, model: str) -> BatchingSettings:
         """The batching settings of one model: the defaults with its overrides applied."""

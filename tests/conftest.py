@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from app import create_app
 from app.settings import BatchingSettings, load_settings
 from tests.bundles import build_model, bundle_yaml, write_bundle
+
+# Property tests stay bounded in CI; HYPOTHESIS_PROFILE=long searches far longer locally.
+hypothesis_settings.register_profile("ci", max_examples=200, deadline=None, database=None)
+hypothesis_settings.register_profile("long", max_examples=20_000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

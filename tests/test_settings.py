@@ -63,3 +63,30 @@ def test_unknown_yaml_key_is_refused(tmp_path):
     path.write_text("max_batch: 3\n")
     with pytest.raises(ValueError, match="max_batch"):
         load_settings(path, environ={})
+
+
+def test_input_limits_load_from_yaml_and_env_and_reach_the_preprocessors(tmp_path):
+    from app.preprocessing.audio import AudioPreprocessor
+    from tests.bundles import AUDIO_PARAMS, AUDIO_SHAPE
+
+    settings = load_settings(environ={})
+    assert (settings.max_parts, settings.max_form_field_bytes) == (64, 65536)
+    assert (settings.min_audio_sample_rate, settings.max_audio_sample_rate) == (8000, 48000)
+    assert settings.max_audio_channels == 8
+    settings = load_settings(
+        environ={
+            "MMS_MAX_PARTS": "3",
+            "MMS_MAX_AUDIO_CHANNELS": "2",
+            "MMS_MAX_AUDIO_SAMPLE_RATE": "96000",
+        }
+    )
+    assert settings.max_parts == 3
+    limits = settings.preprocessing_limits()
+    assert limits["audio"]["max_channels"] == 2 and limits["audio"]["max_sample_rate"] == 96000
+    audio = AudioPreprocessor(
+        {**AUDIO_PARAMS, **limits["audio"]},
+        bundle_dir=tmp_path,
+        shape=AUDIO_SHAPE,
+        dtype="float32",
+    )
+    assert audio.describe()["max_channels"] == 2 and audio.describe()["max_sample_rate"] == 96000

@@ -8,24 +8,43 @@ from __future__ import annotations
 
 from werkzeug.http import parse_options_header
 
-from app.errors import BadRequest
+from app.errors import BadRequest, PayloadTooLarge
 
-MAX_PARTS = 64
+# RFC 2046 caps a boundary at 70 characters; some clients go a little past it.
+MAX_BOUNDARY = 200
 
 
-def parse_multipart(body: bytes, boundary: str) -> list[tuple[str, bytes, bool]]:
-    """(name, raw value, is a file) for each part, in order; BadRequest for a malformed body."""
-    if not boundary or len(boundary) > 200:
+def parse_multipart(
+    body: bytes, boundary: str, *, max_parts: int, max_field_bytes: int
+) -> list[tuple[str, bytes, bool]]:
+    """(name, raw value, is a file) for each part, in order.
+
+    BadRequest for a malformed body; PayloadTooLarge for more than ``max_parts`` parts or a plain
+    (non-file) field over ``max_field_bytes``.
+    """
+    if not boundary or len(boundary) > MAX_BOUNDARY:
         raise BadRequest("multipart/form-data without a usable boundary")
-    # A leading CRLF makes the first delimiter look like every other one.
-    pieces = (b"\r\n" + body).split(b"\r\n--" + boundary.encode("latin-1"))
-    if len(pieces) - 2 > MAX_PARTS:
-        raise BadRequest(f"multipart body has more than {MAX_PARTS} parts")
+    try:
+        delimiter = b"\r\n--" + boundary.encode("latin-1")
+    except UnicodeEncodeError:
+        raise BadRequest("multipart/form-data boundary is not ASCII") from None
+    # A leading CRLF makes the first delimiter look like every other one. Counting first keeps a
+    # body of thousands of tiny parts from ever becoming a list of thousands of pieces.
+    body = b"\r\n" + body
+    if body.count(delimiter) - 1 > max_parts:
+        raise PayloadTooLarge(f"multipart body has more than the limit of {max_parts} parts")
     parts = []
-    for piece in pieces[1:]:
+    for piece in body.split(delimiter)[1:]:
         if piece.startswith(b"--"):
             return parts
-        parts.append(_part(piece))
+        name, value, is_file = _part(piece)
+        if not is_file and len(value) > max_field_bytes:
+            raise PayloadTooLarge(
+                f"{name}: a form field of {len(value)} bytes is over the limit of "
+                f"{max_field_bytes} bytes",
+                field=name,
+            )
+        parts.append((name, value, is_file))
     raise BadRequest("malformed multipart body: it ends before its closing boundary")
 
 

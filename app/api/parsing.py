@@ -33,7 +33,7 @@ def parse_predict_request(request: Request, settings: Settings) -> PredictReques
     top_k_raw: Any = request.args.get(TOP_K)
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":
-        instance, form_top_k = _parse_multipart(request)
+        instance, form_top_k = _parse_multipart(request, settings)
         instances, batched = [instance], False
     elif mimetype == "application/json" or mimetype.endswith("+json"):
         instances, form_top_k, batched = _parse_json(request, settings)
@@ -47,9 +47,12 @@ def parse_predict_request(request: Request, settings: Settings) -> PredictReques
     return PredictRequest(instances, _parse_top_k(top_k_raw, settings), batched)
 
 
-def _parse_multipart(request: Request) -> tuple[Instance, Any]:
+def _parse_multipart(request: Request, settings: Settings) -> tuple[Instance, Any]:
     parts = parse_multipart(
-        request.get_data(cache=False), request.mimetype_params.get("boundary", "")
+        _read_body(request, cache=False),
+        request.mimetype_params.get("boundary", ""),
+        max_parts=settings.max_parts,
+        max_field_bytes=settings.max_form_field_bytes,
     )
     names = [name for name, _, _ in parts]
     instance: Instance = {}
@@ -74,7 +77,23 @@ def _field_text(value: bytes) -> str | bytes:
         return value
 
 
+def _read_body(request: Request, *, cache: bool) -> bytes:
+    """The whole body, refused (400) when it is shorter than its Content-Length says.
+
+    Behind gunicorn a client that half-closes early just ends the stream; a prefix of the
+    upload that happens to parse must not be answered as if it were the upload.
+    """
+    body = request.get_data(cache=cache)
+    declared = request.content_length
+    if declared is not None and len(body) != declared:
+        raise BadRequest(
+            f"the body ended after {len(body)} bytes but its Content-Length is {declared}"
+        )
+    return body
+
+
 def _parse_json(request: Request, settings: Settings) -> tuple[list[Instance], Any, bool]:
+    _read_body(request, cache=True)  # get_json below reads the cached bytes
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise BadRequest("body is not a JSON object")
@@ -117,7 +136,8 @@ def _json_instance(item: Any, where: str) -> Instance:
 def _check_sizes(instance: Instance, settings: Settings) -> None:
     for name, value in instance.items():
         limit = settings.max_part_bytes.get(name)
-        size = len(value.encode("utf-8")) if isinstance(value, str) else len(value)
+        # surrogatepass: JSON may carry lone surrogates; the text preprocessor refuses them (422).
+        size = len(value.encode("utf-8", "surrogatepass")) if isinstance(value, str) else len(value)
         if limit is not None and size > limit:
             raise PayloadTooLarge(
                 f"{name}: {size} bytes is over the limit of {limit} bytes", field=name

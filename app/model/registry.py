@@ -53,10 +53,7 @@ class ModelRegistry:
         self.device = device
         self.versions = self._select(discover(models_dir), settings)
         self.served = {name: self._served_version(name, vs) for name, vs in self.versions.items()}
-        limits = {
-            "image": {"max_pixels": settings.max_image_pixels},
-            "audio": {"max_duration_s": settings.max_audio_seconds},
-        }
+        limits = settings.preprocessing_limits()
         self._predictors: dict[tuple[str, int], Predictor] = {}
         slots = threading.BoundedSemaphore(settings.preprocess_concurrency or settings.cpu_cores())
         for name, versions in self.versions.items():

@@ -15,7 +15,13 @@ import soundfile as sf
 import soxr
 
 from app.errors import BundleError, UnprocessableInput, UnsupportedMediaType
-from app.preprocessing.formats import AUDIO_FORMATS, sniff
+from app.preprocessing.audio_header import (
+    AudioLimits,
+    check_frames_read,
+    check_header,
+    check_wav_data_size,
+)
+from app.preprocessing.formats import AUDIO_FORMATS, WAV, sniff
 from app.preprocessing.params import check_known, choice, number, positive_int
 
 FEATURES = ("log_mel", "mfcc")
@@ -24,6 +30,7 @@ LAYOUTS = ("time_major", "feature_major")
 KNOWN_PARAMS = {
     "sample_rate", "duration_s", "features", "n_fft", "hop_length", "win_length", "n_mels",
     "n_mfcc", "fmin", "fmax", "normalize", "stats_file", "layout", "max_duration_s",
+    "min_sample_rate", "max_sample_rate", "max_channels",
 }  # fmt: skip
 # librosa.power_to_db's defaults (ref=1.0): the dB floor is the loudest bin minus TOP_DB.
 AMIN = 1e-10
@@ -56,6 +63,12 @@ class AudioPreprocessor:
         self.sample_rate = positive_int(params, "sample_rate", 16000)
         self.duration_s = number(params, "duration_s", 1.0)
         self.max_duration_s = number(params, "max_duration_s", 60.0)
+        self.limits = AudioLimits(
+            min_sample_rate=positive_int(params, "min_sample_rate", 8000),
+            max_sample_rate=positive_int(params, "max_sample_rate", 48000),
+            max_channels=positive_int(params, "max_channels", 8),
+            max_duration_s=self.max_duration_s,
+        )
         self.features = choice(params, "features", FEATURES)
         self.n_fft = positive_int(params, "n_fft", 512)
         self.hop_length = positive_int(params, "hop_length", 160)
@@ -111,6 +124,11 @@ class AudioPreprocessor:
                 f"duration_s {self.duration_s} at {self.sample_rate} Hz is {self.n_samples} "
                 f"samples, too short for n_fft {self.n_fft}"
             )
+        if self.limits.min_sample_rate > self.limits.max_sample_rate:
+            raise BundleError(
+                f"min_sample_rate {self.limits.min_sample_rate} is above max_sample_rate "
+                f"{self.limits.max_sample_rate}"
+            )
         if self.max_duration_s < self.duration_s:
             raise BundleError(
                 f"max_duration_s {self.max_duration_s} is shorter than duration_s {self.duration_s}"
@@ -161,6 +179,11 @@ class AudioPreprocessor:
 
     def __call__(self, data: bytes) -> np.ndarray:
         """The model's feature matrix for one audio file."""
+        if isinstance(data, str):
+            raise UnsupportedMediaType(
+                "audio: got text; send the file's bytes (a file part or {\"b64\": ...})",
+                field="audio",
+            )
         if not data:
             raise UnprocessableInput("audio: empty", field="audio")
         fmt = sniff(data)
@@ -178,17 +201,14 @@ class AudioPreprocessor:
 
     def _decode(self, data: bytes, fmt: str) -> tuple[np.ndarray, int]:
         """Mono float32 samples at the file's own rate: only as many as the clip needs."""
+        if fmt == WAV:
+            check_wav_data_size(data)
         try:
             with sf.SoundFile(io.BytesIO(data)) as audio:
                 rate, frames = audio.samplerate, audio.frames
-                if rate <= 0:
-                    raise ValueError(f"sample rate {rate}")
-                if frames / rate > self.max_duration_s:
-                    raise UnprocessableInput(
-                        f"audio: {frames / rate:.1f} s is over the limit of "
-                        f"{self.max_duration_s:g} s",
-                        field="audio",
-                    )
+                check_header(
+                    fmt, audio.format, audio.subtype, rate, audio.channels, frames, self.limits
+                )
                 # Decoding stops here, so a header that understates the length costs nothing.
                 wanted = math.ceil(self.n_samples * rate / self.sample_rate)
                 if rate != self.sample_rate:
@@ -199,6 +219,7 @@ class AudioPreprocessor:
             raise UnprocessableInput(
                 f"audio: cannot decode {fmt}: {detail}", field="audio"
             ) from None
+        check_frames_read(fmt, min(wanted, frames), samples.shape[0])
         if samples.shape[0] == 0:
             raise UnprocessableInput("audio: no samples", field="audio")
         # Float files may hold inf/NaN (inf - inf warns in the mixdown); the peak check refuses it.
@@ -257,6 +278,9 @@ class AudioPreprocessor:
             "normalize": self.normalize,
             "layout": self.layout,
             "max_duration_s": self.max_duration_s,
+            "min_sample_rate": self.limits.min_sample_rate,
+            "max_sample_rate": self.limits.max_sample_rate,
+            "max_channels": self.limits.max_channels,
             "resampler": f"soxr {RESAMPLE_QUALITY}",
         }
         if self.n_mfcc is not None:

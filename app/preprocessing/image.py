@@ -12,6 +12,7 @@ from PIL import BmpImagePlugin, Image, JpegImagePlugin, PngImagePlugin, WebPImag
 
 from app.errors import BundleError, UnprocessableInput, UnsupportedMediaType
 from app.preprocessing.formats import BMP, IMAGE_FORMATS, JPEG, PNG, WEBP, sniff
+from app.preprocessing.jpeg_header import jpeg_shortfall
 from app.preprocessing.params import check_known, choice, flag
 
 LAYOUTS = ("channels_last", "channels_first")
@@ -28,6 +29,7 @@ KNOWN_PARAMS = {
     "invert", "pad_value", "max_pixels", "jpeg_draft",
 }  # fmt: skip
 DEFAULT_MAX_PIXELS = 40_000_000
+ANIMATED_FORMATS = (PNG, WEBP)
 # Let the JPEG decoder downscale (1/2, 1/4, 1/8) only while it stays this many times the target
 # size, so the antialiased resize after it still does a real reduction (Pillow's thumbnail default).
 DRAFT_REDUCING_GAP = 2
@@ -138,6 +140,11 @@ class ImagePreprocessor:
 
     def __call__(self, data: bytes) -> np.ndarray:
         """The model's pixel tensor for one image file."""
+        if isinstance(data, str):
+            raise UnsupportedMediaType(
+                "image: got text; send the file's bytes (a file part or {\"b64\": ...})",
+                field="image",
+            )
         if not data:
             raise UnprocessableInput("image: empty", field="image")
         fmt = sniff(data)
@@ -150,6 +157,12 @@ class ImagePreprocessor:
         try:
             image = self._decode(data, fmt)
             image = self._fit(image)
+        except Image.DecompressionBombError:
+            # Some plugins (animated WebP) check Pillow's own limit while reading the header.
+            raise UnprocessableInput(
+                f"image: {fmt} header declares more pixels than the limit of {self.max_pixels}",
+                field="image",
+            ) from None
         except _DECODE_ERRORS as exc:
             raise UnprocessableInput(f"image: cannot decode {fmt}: {exc}", field="image") from None
         return self._to_array(image)
@@ -165,6 +178,19 @@ class ImagePreprocessor:
             )
         if width == 0 or height == 0:
             raise UnprocessableInput(f"image: {width}x{height} has no pixels", field="image")
+        # One frame only: which frame of an animation a model should see is not ours to guess.
+        # (A multi-picture JPEG from a phone is not an animation: its first picture is the photo.)
+        if fmt in ANIMATED_FORMATS and getattr(image, "is_animated", False):
+            raise UnprocessableInput(
+                f"image: animated {fmt} ({image.n_frames} frames); send a single still image",
+                field="image",
+            )
+        if fmt == JPEG and (shortfall := jpeg_shortfall(data)):
+            raise UnprocessableInput(
+                f"image: the JPEG header claims {width}x{height} ({shortfall[0]} blocks) but the "
+                f"file can hold at most {shortfall[1]} (truncated or lying header)",
+                field="image",
+            )
         orientation = _orientation(image)
         if fmt == JPEG and self.jpeg_draft:
             target = (self.width, self.height)

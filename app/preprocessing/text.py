@@ -19,6 +19,9 @@ DEFAULT_MAX_CHARS = 10_000
 # CJK scripts are written without spaces: each ideograph, kana or hangul syllable is a word.
 _CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _WORD_RE = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
+# C0 and C1 controls (tab, newline and carriage return aside), DEL, and lone surrogates (JSON
+# strings can carry them; they are not text and cannot even be encoded as UTF-8).
+_FORBIDDEN_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class TextPreprocessor:
@@ -79,6 +82,14 @@ class TextPreprocessor:
         if len(data) > self.max_chars:
             raise UnprocessableInput(
                 f"text: {len(data)} characters is over the limit of {self.max_chars}", field="text"
+            )
+        forbidden = _FORBIDDEN_RE.search(data)
+        if forbidden:
+            raise UnprocessableInput(
+                f"text: character U+{ord(forbidden.group()):04X} at position {forbidden.start()} "
+                "is not allowed (control characters other than tab, newline and carriage return, "
+                "and lone surrogates)",
+                field="text",
             )
         if not data.strip():
             raise UnprocessableInput("text: empty", field="text")

@@ -237,3 +237,19 @@ def test_queue_full_is_503_with_retry_after(app, client, monkeypatch):
     assert all(p.result(10) for p in rows)
     _assert_error(resp, 503, "queue_full")
     assert resp.headers["Retry-After"] == "1"
+
+
+def test_audio_limits_come_from_settings(settings):
+    import dataclasses
+
+    from app import create_app
+
+    app = create_app(
+        dataclasses.replace(settings, models=("tiny",), warmup=False, max_audio_channels=1)
+    )
+    stereo = audio_bytes("WAV", rate=8000, seconds=0.3, channels=2)
+    resp = app.test_client().post(
+        "/predict", data={"audio": _file(stereo)}, content_type="multipart/form-data"
+    )
+    app.extensions["lifecycle"].close()
+    _assert_error(resp, 422, "unprocessable_input", field="audio", contains="channel")

@@ -220,7 +220,7 @@ WAV = encode(tone(16000), 16000, subtype="PCM_16")
         (WAV[:12], {}, UnprocessableInput, "audio: cannot decode WAV"),
         (WAV[:30], {}, UnprocessableInput, "audio: cannot decode WAV"),
         (WAV[:12] + b"junk" + WAV[16:], {}, UnprocessableInput, "audio: cannot decode WAV"),
-        (WAV[:44], {}, UnprocessableInput, "audio: no samples"),
+        (WAV[:44], {}, UnprocessableInput, "audio: the WAV header declares 32000 bytes"),
         (encode(np.zeros(0, np.float32), 16000), {}, UnprocessableInput, "audio: no samples"),
         (b"fLaC" + bytes(100), {}, UnprocessableInput, "audio: cannot decode FLAC"),
         (b"OggS" + bytes(100), {}, UnprocessableInput, "audio: cannot decode OGG/Vorbis"),
@@ -348,3 +348,30 @@ def test_describe_is_json():
     described = make({"features": "mfcc", "sample_rate": 8000, "duration_s": 0.5}).describe()
     json.dumps(described)
     assert described["frames"] == 26 and described["n_mfcc"] == 13 and described["fmax"] == 4000.0
+
+
+def test_streaming_wav_with_unknown_data_size_is_accepted():
+    wav = bytearray(encode(tone(16000, 0.5), 16000, subtype="PCM_16"))
+    assert wav[36:40] == b"data"
+    wav[40:44] = b"\xff\xff\xff\xff"  # what a recorder writes before it knows the length
+    assert make()(bytes(wav)).shape == (101, 40)
+
+
+def test_rf64_is_accepted():
+    buf = io.BytesIO()
+    sf.write(buf, tone(16000, 0.5), 16000, format="RF64", subtype="PCM_16")
+    assert make()(buf.getvalue()).shape == (101, 40)
+
+
+@pytest.mark.parametrize(
+    "params,rate,channels,message",
+    [
+        ({"max_channels": 1}, 16000, 2, "audio: 2 channels; accepted: 1 to 1"),
+        ({"min_sample_rate": 22050}, 16000, 1, "audio: sample rate 16000 Hz is outside 22050-"),
+        ({"max_sample_rate": 16000}, 22050, 1, "audio: sample rate 22050 Hz is outside 8000-16000"),
+    ],
+)
+def test_header_limits_are_parameters(params, rate, channels, message):
+    with pytest.raises(UnprocessableInput) as caught:
+        make(params)(encode(tone(rate, 0.2, channels=channels), rate))
+    assert caught.value.message.startswith(message)

@@ -368,3 +368,29 @@ def test_describe_is_json_and_reflects_the_shape():
     json.dumps(described)
     assert described["size"] == [20, 30] and described["channels"] == 3
     assert described["pad_value"] == [0, 0, 0] and described["scale"] == "unit"
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "CMYK"])
+@pytest.mark.parametrize("subsampling", [0, 2])
+def test_jpeg_size_bound_never_refuses_a_real_file(mode, subsampling):
+    # Solid colour at quality 1 with optimised Huffman tables: the fewest bits per block a real
+    # encoder writes. The header-vs-data check must still let these through.
+    from app.preprocessing.jpeg_header import jpeg_shortfall
+
+    buf = io.BytesIO()
+    colour = (255,) * len(mode)
+    Image.new(mode, (1200, 900), colour).save(
+        buf, "JPEG", quality=1, optimize=True, subsampling=subsampling
+    )
+    assert jpeg_shortfall(buf.getvalue()) is None
+    assert ImagePreprocessor({}, bundle_dir=Path("."), shape=(16, 16, 3), dtype="float32")(
+        buf.getvalue()
+    ).shape == (16, 16, 3)
+
+
+def test_progressive_jpeg_is_not_bounded():
+    from app.preprocessing.jpeg_header import jpeg_shortfall
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (9, 9, 9)).save(buf, "JPEG", progressive=True)
+    assert jpeg_shortfall(buf.getvalue()) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -60,10 +61,22 @@ def test_utf8_bom_is_dropped(bundle_dir):
 
 @pytest.mark.parametrize(
     "data,fragment",
-    [("", "empty"), ("  \n\t", "empty"), (b"\xff\xfe", "UTF-8"), ("x" * 20, "limit")],
+    [
+        ("", "empty"),
+        ("  \n\t", "empty"),
+        (b"\xff\xfe", "UTF-8"),
+        ("x" * 20, "limit"),
+        ("the\x00cat", "U+0000 at position 3"),
+        (b"\xef\xbb\xbfab\x00", "U+0000 at position 2"),  # after the BOM is dropped
+        ("\x1b[0m", "U+001B at position 0"),
+        ("ok\x7f", "U+007F at position 2"),
+        ("a\x9fb", "U+009F at position 1"),
+        ("a\ud800", "U+D800 at position 1"),
+        ("a\x0b", "U+000B at position 1"),
+    ],
 )
 def test_unusable_text_is_422(bundle_dir, data, fragment):
-    with pytest.raises(UnprocessableInput, match=fragment):
+    with pytest.raises(UnprocessableInput, match=re.escape(fragment)):
         make(bundle_dir, max_chars=10)(data)
 
 
@@ -83,3 +96,12 @@ def test_bundle_mistakes(bundle_dir, kwargs, fragment):
     args = {"shape": (6,), "dtype": "int32", **kwargs}
     with pytest.raises(BundleError, match=fragment):
         TextPreprocessor(args.pop("params"), bundle_dir=bundle_dir, **args)
+
+
+def test_tab_newline_and_carriage_return_separate_words(bundle_dir):
+    assert make(bundle_dir)("the\tcafé\r\nseven").tolist()[:3] == [2, 3, 4]
+
+
+def test_nfkc_runs_before_tokenising(bundle_dir):
+    # U+FB01 (the fi ligature) and full-width letters fold to their plain forms.
+    assert make(bundle_dir)("\ufb01 \uff53\uff45\uff56\uff45\uff4e").tolist()[:2] == [7, 4]
