@@ -155,6 +155,7 @@ def test_sigterm_under_load_loses_nothing(tmp_path, models_dir):
     exited = time.monotonic() - signalled
     for t in threads:
         t.join(30)
+    print(f"SIGTERM: 503 after {flipped} s, exit after {exited:.2f} s; {outcomes=} {rude=}")
     assert code == 0, log_path.read_text()
     assert flipped is not None and flipped < 0.1, flipped
     assert draining.status_code == 503 and draining.json()["status"] == "draining"
@@ -213,6 +214,7 @@ def test_sigkill_of_a_worker_fails_only_its_requests(tmp_path, models_dir):
         assert respawned != victim
         after = outcomes[max(killed_at - 4, 0) :]
         failed = [o for o in after if isinstance(o, str)]
+        print(f"SIGKILL: {len(outcomes)} requests, after the kill: {Counter(after)}")
         # Only requests in flight on the killed worker (at most one per client) fail; the rest
         # are 200 or, while the new worker loads, a clean 503 "loading" with Retry-After.
         assert len(failed) <= 4, after
