@@ -33,8 +33,8 @@ CASES = [
     (
         "plain text body",
         dict(data="hello", content_type="text/plain"),
-        400,
-        "bad_request",
+        415,
+        "unsupported_media_type",
         None,
         "text/plain",
     ),
