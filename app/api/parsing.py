@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Request
 
 from app.api.multipart import parse_multipart
-from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from app.errors import BadRequest, PayloadTooLarge, UnprocessableInput, UnsupportedMediaType
 from app.settings import Settings
 
 if TYPE_CHECKING:  # the predictor pulls in the decoders, which the health routes must not wait on
@@ -66,7 +66,8 @@ def _parse_multipart(request: Request) -> tuple[Instance, Any]:
             raise BadRequest(f"{name}: sent {names.count(name)} times; send it once", field=name)
         if name == TOP_K:
             top_k = value.decode("utf-8", "replace")
-        elif is_file:
+        elif is_file or name in FILE_MODALITIES:
+            # An image or audio sent as a plain field (curl -F image=abc) is still bytes to sniff.
             instance[name] = value
         else:
             instance[name] = _field_text(value)
@@ -128,8 +129,8 @@ def _json_instance(item: Any, where: str) -> Instance:
         raise BadRequest(f"{where or 'body'}: expected an object", field=where.rstrip(".") or None)
     instance: Instance = {}
     for name, value in item.items():
-        if isinstance(value, str):
-            instance[name] = value
+        if isinstance(value, str) and name not in FILE_MODALITIES:
+            instance[name] = _unicode_text(value, f"{where}{name}", name)
         elif isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str):
             try:
                 instance[name] = base64.b64decode(value["b64"], validate=True)
@@ -138,6 +139,17 @@ def _json_instance(item: Any, where: str) -> Instance:
         else:
             raise BadRequest(f'{where}{name}: expected a string or {{"b64": "..."}}', field=name)
     return instance
+
+
+def _unicode_text(value: str, where: str, field: str) -> str:
+    """JSON's \\ud800-style escapes can carry lone surrogates: text no encoder can handle."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UnprocessableInput(
+            f"{where}: not valid Unicode (a lone surrogate at character {exc.start})", field=field
+        ) from None
+    return value
 
 
 def _check_sizes(instance: Instance, settings: Settings) -> None:

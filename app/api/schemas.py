@@ -15,6 +15,11 @@ from typing_extensions import TypedDict
 
 PositiveInt = Annotated[int, Field(ge=1)]
 STRICT = ConfigDict(extra="forbid")
+# An 8x8 PNG of a vertical stroke: examples that "Try it out" in /docs can send as they are.
+PNG_B64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAAAAADhZOFXAAAAFklEQVR42mNgwAr+"
+    "MzAwMME4mAxMAAAx7wEGi9/gogAAAABJRU5ErkJggg=="
+)
 
 
 class ErrorDetail(TypedDict):
@@ -80,14 +85,14 @@ class ModelMetadata(ModelSummary):
 
 class B64(TypedDict):
     __pydantic_config__ = STRICT  # type: ignore[misc]
-    b64: Annotated[str, Field(description="the file's bytes, base64-encoded")]
+    b64: Annotated[str, Field(description="the file's bytes, base64-encoded", examples=[PNG_B64])]
 
 
 class PredictInstance(TypedDict):
     """One input: any subset of the model's modalities."""
 
     __pydantic_config__ = STRICT  # type: ignore[misc]
-    text: NotRequired[str]
+    text: NotRequired[Annotated[str, Field(examples=["seven"])]]
     image: NotRequired[Annotated[B64, Field(description="JPEG, PNG, WebP or BMP bytes")]]
     audio: NotRequired[Annotated[B64, Field(description="WAV, FLAC, OGG/Vorbis or MP3 bytes")]]
 
@@ -111,7 +116,9 @@ class PredictForm(TypedDict):
     """multipart/form-data, what curl -F sends. A file's format is told by its bytes."""
 
     __pydantic_config__ = STRICT  # type: ignore[misc]
-    text: NotRequired[Annotated[str, Field(description="a form field, or a plain-text file")]]
+    text: NotRequired[
+        Annotated[str, Field(description="a form field, or a plain-text file", examples=["seven"])]
+    ]
     image: NotRequired[Annotated[bytes, Field(description="JPEG, PNG, WebP or BMP")]]
     audio: NotRequired[Annotated[bytes, Field(description="WAV, FLAC, OGG/Vorbis or MP3")]]
     top_k: NotRequired[PositiveInt]
@@ -121,7 +128,7 @@ class PredictUrlencoded(TypedDict):
     """application/x-www-form-urlencoded, what curl -d sends: text only (files need multipart)."""
 
     __pydantic_config__ = STRICT  # type: ignore[misc]
-    text: NotRequired[str]
+    text: NotRequired[Annotated[str, Field(examples=["seven"])]]
     top_k: NotRequired[PositiveInt]
 
 
