@@ -82,6 +82,7 @@ def docs_page() -> ResponseReturnValue:
         }
     },
     errors=(404,),
+    parameters=[{"name": "filename", "in": "path", "required": True, "schema": {"enum": ASSETS}}],
 )
 def docs_asset(filename: str) -> ResponseReturnValue:
     """Swagger UI's CSS and JavaScript, from the installed package."""
