@@ -98,7 +98,9 @@ class Settings:
     """API keys accepted (env: comma-separated); with api_keys_file empty too, auth is off."""
     api_keys_file: str = ""
     """File of API keys, one a line (# comments); re-read when it changes, so keys rotate live."""
-    open_paths: tuple[str, ...] = ("/healthz", "/readyz", "/v2/health/*", "/metrics")
+    open_paths: tuple[str, ...] = (
+        "/healthz", "/readyz", "/v2/health/*", "/metrics", "/openapi.json", "/docs", "/docs/*"
+    )
     """Paths served without a key and outside the rate limit; a trailing * makes a prefix."""
     rate_limit: str = ""
     """Requests allowed per API key (per client address with auth off), e.g. 100/second or

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
+from app.api.openapi import json_body, operation
+from app.api.schemas import ModelList, ModelMetadata
 from app.lifecycle import LOADING, Lifecycle
 
 bp = Blueprint("models", __name__)
@@ -15,6 +17,7 @@ def _lifecycle() -> Lifecycle:
 
 
 @bp.get("/v1/models")
+@operation("List the models", tags=["models"], responses={200: json_body(ModelList)}, errors=(503,))
 def list_models() -> ResponseReturnValue:
     """Every served model with its versions and readiness."""
     lifecycle = _lifecycle()
@@ -26,6 +29,12 @@ def list_models() -> ResponseReturnValue:
 
 
 @bp.get("/v1/models/<name>")
+@operation(
+    "Metadata of one model",
+    tags=["models"],
+    responses={200: json_body(ModelMetadata)},
+    errors=(404, 503),
+)
 def model_metadata(name: str) -> ResponseReturnValue:
     """Inputs, outputs, versions and device of one model."""
     lifecycle = _lifecycle()

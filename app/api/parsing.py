@@ -10,13 +10,16 @@ from typing import TYPE_CHECKING, Any
 from flask import Request
 
 from app.api.multipart import parse_multipart
-from app.errors import BadRequest, PayloadTooLarge
+from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from app.settings import Settings
 
 if TYPE_CHECKING:  # the predictor pulls in the decoders, which the health routes must not wait on
     from app.model.predictor import Instance
 
 TOP_K = "top_k"
+URLENCODED = "application/x-www-form-urlencoded"
+ACCEPTED_TYPES = ("multipart/form-data", "application/json", URLENCODED)
+FILE_MODALITIES = ("image", "audio")
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,13 @@ def parse_predict_request(request: Request, settings: Settings) -> PredictReques
         instances, batched = [instance], False
     elif mimetype == "application/json" or mimetype.endswith("+json"):
         instances, form_top_k, batched = _parse_json(request, settings)
+    elif mimetype == URLENCODED:
+        instance, form_top_k = _parse_urlencoded(request)
+        instances, batched = [instance], False
     else:
-        raise BadRequest(
-            f"content type {mimetype or 'missing'}; send multipart/form-data or application/json"
+        raise UnsupportedMediaType(
+            f"content type {mimetype or 'missing'}; send one of {', '.join(ACCEPTED_TYPES)}",
+            headers={"Accept-Post": ", ".join(ACCEPTED_TYPES)},  # RFC 9110 15.5.16
         )
     for instance in instances:
         _check_sizes(instance, settings)
@@ -62,11 +69,31 @@ def _parse_multipart(request: Request, settings: Settings) -> tuple[Instance, An
             raise BadRequest(f"{name}: sent {names.count(name)} times; send it once", field=name)
         if name == TOP_K:
             top_k = value.decode("utf-8", "replace")
-        elif is_file:
+        elif is_file or name in FILE_MODALITIES:
+            # An image or audio sent as a plain field (curl -F image=abc) is still bytes to sniff.
             instance[name] = value
         else:
             instance[name] = _field_text(value)
     return instance, top_k
+
+
+def _parse_urlencoded(request: Request) -> tuple[Instance, Any]:
+    """A text-only form (curl -d text=..., requests' data=): files need multipart."""
+    form = request.form
+    instance: Instance = {}
+    for name in form:
+        values = form.getlist(name)
+        if len(values) > 1:
+            raise BadRequest(f"{name}: sent {len(values)} times; send it once", field=name)
+        if name in FILE_MODALITIES:
+            raise BadRequest(
+                f"{name}: files cannot travel in a urlencoded body; send multipart/form-data "
+                f"(curl -F {name}=@FILE) or JSON with {{\"{name}\": {{\"b64\": ...}}}}",
+                field=name,
+            )
+        if name != TOP_K:
+            instance[name] = values[0]
+    return instance, form.get(TOP_K)
 
 
 def _field_text(value: bytes) -> str | bytes:
@@ -121,7 +148,7 @@ def _json_instance(item: Any, where: str) -> Instance:
         raise BadRequest(f"{where or 'body'}: expected an object", field=where.rstrip(".") or None)
     instance: Instance = {}
     for name, value in item.items():
-        if isinstance(value, str):
+        if isinstance(value, str) and name not in FILE_MODALITIES:
             instance[name] = value
         elif isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str):
             try:

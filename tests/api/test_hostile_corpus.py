@@ -55,9 +55,10 @@ def test_lone_surrogate_in_json_is_422(client):
 
 
 @pytest.mark.parametrize("part", ["image", "audio"])
-def test_media_sent_as_a_json_string_is_415(client, part):
+def test_media_sent_as_a_json_string_is_400(client, part):
+    # JSON carries files as {"b64": ...}; a bare string is a malformed body, not a format.
     resp = client.post("/predict", json={part: "not a file"})
-    assert_error(resp, 415, "unsupported_media_type", part)
+    assert_error(resp, 400, "bad_request", part)
 
 
 def test_media_sent_as_a_plain_form_field_is_decoded_by_its_bytes(client):

@@ -1,0 +1,162 @@
+"""The JSON shapes of the HTTP API as typed dicts; the OpenAPI document's schemas come from these.
+
+TypedDicts rather than pydantic models: the views build plain dicts and ``jsonify`` them, so the
+types describe those dicts without changing a line of the views, and pydantic still turns them
+into JSON Schema 2020-12 (the dialect of OpenAPI 3.1). Request shapes forbid unknown keys, as
+the parser does; answer shapes leave room for fields added later.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, NotRequired
+
+from pydantic import ConfigDict, Field
+from typing_extensions import TypedDict
+
+PositiveInt = Annotated[int, Field(ge=1)]
+STRICT = ConfigDict(extra="forbid")
+# An 8x8 PNG of a vertical stroke: examples that "Try it out" in /docs can send as they are.
+PNG_B64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAAAAADhZOFXAAAAFklEQVR42mNgwAr+"
+    "MzAwMME4mAxMAAAx7wEGi9/gogAAAABJRU5ErkJggg=="
+)
+
+
+class ErrorDetail(TypedDict):
+    code: Annotated[str, Field(description="machine-readable, e.g. unsupported_media_type")]
+    message: Annotated[str, Field(description="what went wrong and what is accepted")]
+    field: NotRequired[Annotated[str, Field(description="the part or field at fault")]]
+
+
+class ErrorBody(TypedDict):
+    """Every non-2xx answer."""
+
+    error: ErrorDetail
+    request_id: str
+
+
+class Health(TypedDict):
+    status: Literal["alive", "ready"]
+
+
+class NotReady(ErrorBody):
+    """/readyz while loading or draining."""
+
+    status: Literal["loading", "draining"]
+
+
+class ModelSummary(TypedDict):
+    name: str
+    versions: list[str]
+    served_version: str
+    ready: bool
+
+
+class ModelList(TypedDict):
+    models: list[ModelSummary]
+    default_model: str
+
+
+class InputMetadata(TypedDict):
+    name: str
+    modality: Literal["text", "image", "audio"]
+    required: bool
+    missing: str
+    shape: list[int | None]
+    dtype: str
+    accepted_formats: list[str]
+    max_bytes: int | None
+    preprocessing: dict[str, Any]
+
+
+class OutputMetadata(TypedDict):
+    name: str
+    kind: Literal["classification", "embedding"]
+    shape: list[int | None]
+    labels: NotRequired[list[str]]
+
+
+class ModelMetadata(ModelSummary):
+    description: str
+    device: str
+    inputs: list[InputMetadata]
+    outputs: list[OutputMetadata]
+
+
+class B64(TypedDict):
+    __pydantic_config__ = STRICT  # type: ignore[misc]
+    b64: Annotated[str, Field(description="the file's bytes, base64-encoded", examples=[PNG_B64])]
+
+
+class PredictInstance(TypedDict):
+    """One input: any subset of the model's modalities."""
+
+    __pydantic_config__ = STRICT  # type: ignore[misc]
+    text: NotRequired[Annotated[str, Field(examples=["seven"])]]
+    image: NotRequired[Annotated[B64, Field(description="JPEG, PNG, WebP or BMP bytes")]]
+    audio: NotRequired[Annotated[B64, Field(description="WAV, FLAC, OGG/Vorbis or MP3 bytes")]]
+
+
+class PredictJson(PredictInstance):
+    """One input as JSON, with top_k beside it."""
+
+    __pydantic_config__ = STRICT  # type: ignore[misc]
+    top_k: NotRequired[PositiveInt]
+
+
+class PredictInstancesJson(TypedDict):
+    """Several inputs at once; one prediction each, in order."""
+
+    __pydantic_config__ = STRICT  # type: ignore[misc]
+    instances: Annotated[list[PredictInstance], Field(min_length=1)]
+    top_k: NotRequired[PositiveInt]
+
+
+class PredictForm(TypedDict):
+    """multipart/form-data, what curl -F sends. A file's format is told by its bytes."""
+
+    __pydantic_config__ = STRICT  # type: ignore[misc]
+    text: NotRequired[
+        Annotated[str, Field(description="a form field, or a plain-text file", examples=["seven"])]
+    ]
+    image: NotRequired[Annotated[bytes, Field(description="JPEG, PNG, WebP or BMP")]]
+    audio: NotRequired[Annotated[bytes, Field(description="WAV, FLAC, OGG/Vorbis or MP3")]]
+    top_k: NotRequired[PositiveInt]
+
+
+class PredictUrlencoded(TypedDict):
+    """application/x-www-form-urlencoded, what curl -d sends: text only (files need multipart)."""
+
+    __pydantic_config__ = STRICT  # type: ignore[misc]
+    text: NotRequired[Annotated[str, Field(examples=["seven"])]]
+    top_k: NotRequired[PositiveInt]
+
+
+class LabelScore(TypedDict):
+    label: str
+    score: float
+
+
+class Prediction(TypedDict):
+    outputs: Annotated[
+        dict[str, list[LabelScore] | list[float]],
+        Field(description="per output: top_k labels best first, or an embedding"),
+    ]
+    modalities: dict[str, Literal["provided", "missing"]]
+    timing_ms: dict[str, float]
+
+
+class ModelRef(TypedDict):
+    name: str
+    version: str
+
+
+class PredictResponse(Prediction):
+    request_id: str
+    model: ModelRef
+
+
+class PredictInstancesResponse(TypedDict):
+    request_id: str
+    model: ModelRef
+    predictions: list[Prediction]
