@@ -94,24 +94,26 @@ class Predictor:
         the inputs left; what neither gives is filled as the bundle says. Same batcher, slots and
         deadline as ``predict``.
         """
-        started = time.perf_counter()
-        deadline = started + self._timeout
-        with self.batcher.incoming(len(instances)) as submit:
-            if not self._preprocess_slots.acquire(timeout=self._timeout):
-                raise self._late()
-            try:
-                prepared = [
-                    self._preprocess(raw, given)[0]
-                    for raw, given in zip(instances, features, strict=True)
-                ]
-            finally:
-                self._preprocess_slots.release()
-            if time.perf_counter() > deadline:
-                raise self._late()
-            pending = [submit(row) for row in prepared]
+        deadline = time.perf_counter() + self._timeout
+        pending: list[Pending] = []
         try:
+            with self.batcher.incoming(len(instances)) as submit:
+                if not self._preprocess_slots.acquire(timeout=self._timeout):
+                    raise self._late()
+                try:
+                    prepared = [
+                        self._preprocess(raw, given)[0]
+                        for raw, given in zip(instances, features, strict=True)
+                    ]
+                finally:
+                    self._preprocess_slots.release()
+                if time.perf_counter() > deadline:
+                    raise self._late()
+                for row in prepared:
+                    pending.append(submit(row))
             return [row.result(deadline - time.perf_counter()) for row in pending]
         except BaseException:
+            # Rows already queued (the queue may fill half-way) are skipped, not run for nobody.
             for row in pending:
                 row.cancel()
             raise
