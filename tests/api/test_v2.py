@@ -487,3 +487,16 @@ def test_api_keys_cover_v2_but_not_its_health_routes(keyed):
     headers = {"Authorization": f"Bearer {KEY}"}
     assert keyed.get("/v2/models/tiny", headers=headers).status_code == 200
     assert _post(keyed, {"inputs": [_text()]}, headers=headers).status_code == 200
+
+
+def test_rate_limit_is_429_in_the_v2_shape(settings):
+    app = create_app(
+        dataclasses.replace(settings, models=("tiny",), warmup=False, rate_limit="2/minute")
+    )
+    client = app.test_client()
+    assert [client.get("/v2/models/tiny").status_code for _ in range(2)] == [200, 200]
+    resp = client.get("/v2/models/tiny")
+    assert resp.status_code == 429 and list(resp.json) == ["error"]
+    assert int(resp.headers["Retry-After"]) >= 1
+    assert client.get("/v2/health/ready").status_code == 200  # open paths are not counted
+    app.extensions["lifecycle"].close()
