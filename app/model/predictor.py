@@ -84,19 +84,58 @@ class Predictor:
             )
         return results
 
+    def infer(
+        self, instances: list[Instance], features: list[dict[str, np.ndarray]]
+    ) -> list[dict[str, np.ndarray]]:
+        """Raw output rows per sample, from uploads to preprocess and/or ready feature rows.
+
+        Sample ``i`` takes ``features[i]`` (model input name -> one row, already checked against
+        the input's shape and dtype) and preprocesses ``instances[i]`` (modality -> upload) for
+        the inputs left; what neither gives is filled as the bundle says. Same batcher, slots and
+        deadline as ``predict``.
+        """
+        deadline = time.perf_counter() + self._timeout
+        pending: list[Pending] = []
+        try:
+            with self.batcher.incoming(len(instances)) as submit:
+                if not self._preprocess_slots.acquire(timeout=self._timeout):
+                    raise self._late()
+                try:
+                    prepared = [
+                        self._preprocess(raw, given)[0]
+                        for raw, given in zip(instances, features, strict=True)
+                    ]
+                finally:
+                    self._preprocess_slots.release()
+                if time.perf_counter() > deadline:
+                    raise self._late()
+                for row in prepared:
+                    pending.append(submit(row))
+            return [row.result(deadline - time.perf_counter()) for row in pending]
+        except BaseException:
+            # Rows already queued (the queue may fill half-way) are skipped, not run for nobody.
+            for row in pending:
+                row.cancel()
+            raise
+
     def _late(self) -> DeadlineExceeded:
         return DeadlineExceeded(
             f"the request did not finish within its deadline of {self._timeout:g} s; retry shortly"
         )
 
-    def _preprocess(self, instance: Instance) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    def _preprocess(
+        self, instance: Instance, given: dict[str, np.ndarray] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         self.check_parts(set(instance))
-        if not instance:
+        if not instance and not given:
             raise MissingModality(f"no input: send at least one of {', '.join(self.modalities)}")
         features, modalities = {}, {}
         for spec in self.bundle.inputs.values():
             data = instance.get(spec.modality)
-            if data is None:
+            if given and spec.name in given:
+                features[spec.name] = given[spec.name]
+                modalities[spec.modality] = "provided"
+            elif data is None:
                 if spec.missing == "required":
                     raise MissingModality(
                         f"{spec.modality} is required by this model", field=spec.modality

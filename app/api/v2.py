@@ -1,0 +1,211 @@
+"""The Open Inference Protocol (KServe v2 / Triton HTTP) routes, with the protocol's error shape."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
+from flask_limiter.errors import RateLimitExceeded
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+
+from app.api.ratelimit import retry_after_s
+from app.api.v2_codec import (
+    HEADER_LENGTH,
+    datatype_of,
+    decode_infer_request,
+    encode_infer_response,
+)
+from app.api.v2_infer import infer as run_infer
+from app.errors import NotFound as ModelNotFound
+from app.errors import ServiceError, UnsupportedMediaType
+from app.lifecycle import READY, Lifecycle
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("v2", __name__, url_prefix="/v2")
+
+SERVER_NAME = "multimodal-inference-service"
+SERVER_VERSION = "1.0"
+EXTENSIONS = ["binary_tensor_data", "classification"]
+PLATFORM = "tensorflow_keras"
+# Every method, so that unknown /v2 paths and wrong methods get the protocol's error shape:
+# Flask sends routing errors to app-wide handlers only, never to a blueprint's.
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _lifecycle() -> Lifecycle:
+    return current_app.extensions["lifecycle"]
+
+
+def _version(version: str | None) -> int | None:
+    """A version from the URL; anything but a positive integer names no version (404)."""
+    if version is None:
+        return None
+    if not version.isdigit() or int(version) < 1:
+        raise ModelNotFound(f"version {version!r} not found: versions are positive integers")
+    return int(version)
+
+
+@bp.get("")
+def server_metadata() -> ResponseReturnValue:
+    """Server name, version and the protocol extensions it supports."""
+    return jsonify(name=SERVER_NAME, version=SERVER_VERSION, extensions=EXTENSIONS)
+
+
+@bp.get("/health/live")
+def live() -> ResponseReturnValue:
+    """200 while the process answers, loading and draining included."""
+    return jsonify(live=True)
+
+
+@bp.get("/health/ready")
+def ready() -> ResponseReturnValue:
+    """200 once every model is loaded and warmed; 503 while loading and draining, like /readyz."""
+    lifecycle = _lifecycle()
+    if lifecycle.status != READY:
+        return _error(
+            503,
+            f"server is not ready: {lifecycle.status}",
+            {"Retry-After": str(lifecycle.retry_after_s)},
+            ready=False,
+        )
+    return jsonify(ready=True)
+
+
+@bp.get("/models/<name>")
+@bp.get("/models/<name>/versions/<version>")
+def model_metadata(name: str, version: str | None = None) -> ResponseReturnValue:
+    """Model name, versions, platform, and each input and output tensor (-1: the batch axis)."""
+    registry = _lifecycle().registry(ready=False)
+    bundle = registry.get(name, _version(version)).bundle
+    return jsonify(
+        name=name,
+        versions=[str(v) for v in registry.versions[name]],
+        platform=PLATFORM,
+        inputs=[_input_metadata(spec) for spec in bundle.inputs.values()],
+        outputs=[
+            {"name": out.name, "datatype": "FP32", "shape": [-1, *out.shape]}
+            for out in bundle.outputs.values()
+        ],
+    )
+
+
+@bp.get("/models/<name>/ready")
+@bp.get("/models/<name>/versions/<version>/ready")
+def model_ready(name: str, version: str | None = None) -> ResponseReturnValue:
+    """200 when the model (version) exists and the server is ready; else 404 or 503."""
+    lifecycle = _lifecycle()
+    lifecycle.registry(ready=False).get(name, _version(version))
+    if lifecycle.status != READY:
+        return _error(
+            503,
+            f"model {name!r} is not ready: server {lifecycle.status}",
+            {"Retry-After": str(lifecycle.retry_after_s)},
+            name=name,
+            ready=False,
+        )
+    return jsonify(name=name, ready=True)
+
+
+@bp.post("/models/<name>/infer")
+@bp.post("/models/<name>/versions/<version>/infer")
+def infer(name: str, version: str | None = None) -> ResponseReturnValue:
+    """Run the model on v2 tensors: BYTES uploads by modality or feature tensors by input name."""
+    registry = _lifecycle().registry()
+    predictor = registry.get(name, _version(version))
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise UnsupportedMediaType(f"Content-Encoding {encoding!r}; send the body uncompressed")
+    with current_app.extensions["in_flight"].admit():
+        decoded = decode_infer_request(
+            request.get_data(cache=False), request.headers.get(HEADER_LENGTH)
+        )
+        outputs, binary = run_infer(predictor, decoded, registry.settings)
+    head: dict[str, Any] = {
+        "model_name": predictor.bundle.name,
+        "model_version": str(predictor.bundle.version),
+    }
+    if decoded.id is not None:
+        head["id"] = decoded.id
+    body, header_length = encode_infer_response(head, outputs, binary)
+    if header_length is None:
+        return Response(body, mimetype="application/json")
+    return Response(
+        body,
+        mimetype="application/octet-stream",
+        headers={HEADER_LENGTH: str(header_length)},
+    )
+
+
+@bp.route("", methods=[m for m in _ANY_METHOD if m not in ("GET", "HEAD")])
+@bp.route("/<path:rest>", methods=_ANY_METHOD)
+def unknown_route(rest: str = "") -> ResponseReturnValue:
+    """A 405 for a known /v2 path with another method, else a 404, both in the v2 shape."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = sorted(
+        method
+        for method in ("GET", "POST")
+        if method != request.method
+        and adapter.match(request.path, method=method)[0] != request.endpoint
+    )
+    if allowed:
+        raise MethodNotAllowed(valid_methods=allowed)
+    raise NotFound(f"no route {request.path}")
+
+
+def _input_metadata(spec: Any) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "datatype": datatype_of(spec.dtype),
+        "shape": [-1, *spec.shape],
+        # Not in the protocol's schema: how to send raw uploads instead of features.
+        "parameters": {
+            "modality": spec.modality,
+            "raw_input": {"name": spec.modality, "datatype": "BYTES", "shape": [-1]},
+            "accepted_formats": list(spec.preprocessor.accepted_formats),
+            "missing": spec.missing,
+        },
+    }
+
+
+def _error(
+    status: int, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> ResponseReturnValue:
+    return jsonify(**extra, error=message), status, headers or {}
+
+
+@bp.errorhandler(ServiceError)
+def service_error(exc: ServiceError) -> ResponseReturnValue:
+    """The protocol's {"error": message} with the exception's status and headers."""
+    return _error(exc.status, exc.message, exc.headers)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def rate_limited(exc: RateLimitExceeded) -> ResponseReturnValue:
+    """429 with Retry-After, in the protocol's shape."""
+    return _error(
+        429, f"rate limit of {exc.description} exceeded", {"Retry-After": str(retry_after_s())}
+    )
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> ResponseReturnValue:
+    """Werkzeug's errors (404, 405, 413, ...) in the protocol's shape."""
+    status = exc.code or 500
+    headers = {}
+    if getattr(exc, "valid_methods", None):
+        headers["Allow"] = ", ".join(exc.valid_methods)
+    message = exc.description or exc.name
+    if status == 413:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        message = f"the request body is over its limit of {limit} bytes"
+    return _error(status, message, headers)
+
+
+@bp.errorhandler(Exception)
+def unexpected(exc: Exception) -> ResponseReturnValue:
+    """A bug: logged with its traceback; the client learns only the request id."""
+    log.exception("unhandled error for request %s", g.get("request_id"))
+    return _error(500, f"internal error; see the server log for request {g.get('request_id')}")
