@@ -15,6 +15,7 @@ import soundfile as sf
 import soxr
 
 from app.errors import BundleError, UnprocessableInput, UnsupportedMediaType
+from app.preprocessing.base import ignore_size
 from app.preprocessing.formats import AUDIO_FORMATS, sniff
 from app.preprocessing.params import check_known, choice, number, positive_int
 
@@ -44,6 +45,8 @@ class AudioPreprocessor:
 
     modality: ClassVar[str] = "audio"
     accepted_formats: ClassVar[tuple[str, ...]] = AUDIO_FORMATS
+    #: Called with the length in seconds of each clip within the limit (for the metrics).
+    observe_size = staticmethod(ignore_size)
 
     def __init__(
         self, params: dict[str, Any], *, bundle_dir: Path, shape: tuple[int, ...], dtype: str
@@ -189,6 +192,7 @@ class AudioPreprocessor:
                         f"{self.max_duration_s:g} s",
                         field="audio",
                     )
+                self.observe_size(frames / rate)
                 # Decoding stops here, so a header that understates the length costs nothing.
                 wanted = math.ceil(self.n_samples * rate / self.sample_rate)
                 if rate != self.sample_rate:
