@@ -23,6 +23,8 @@ venv() {
 case "${1:-}" in
     serve)
         venv requirements.txt
+        # A terminal reads text; the container and production keep the JSON default.
+        export MMS_LOG_FORMAT=${MMS_LOG_FORMAT:-text}
         exec .venv/bin/gunicorn -c config/gunicorn.conf.py wsgi:app
         ;;
     test)

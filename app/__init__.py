@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Flask
 
@@ -14,7 +15,13 @@ from app.admission import InFlightLimit
 from app.api import register_api
 from app.api.security import install_security
 from app.lifecycle import Lifecycle, load_in_background
+from app.observability.logging import configure_logging
+from app.observability.multiprocess import MULTIPROC_ENV
+from app.observability.request_hooks import install_request_hooks
 from app.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from app.observability.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 # gunicorn's arbiter halts the whole server (exit status 3) when a worker exits with this status,
@@ -34,11 +41,7 @@ def create_app(settings: Settings | None = None, *, load_in_thread: bool = False
     """
     started = time.perf_counter()
     settings = settings or load_settings()
-    if not logging.getLogger().handlers:  # under gunicorn nothing has configured logging yet
-        logging.basicConfig(
-            format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
-        )
-    logging.getLogger("app").setLevel(settings.log_level.upper())
+    configure_logging(settings)
     app = Flask(__name__)
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -50,11 +53,17 @@ def create_app(settings: Settings | None = None, *, load_in_thread: bool = False
     app.extensions["in_flight"] = InFlightLimit(
         settings.max_in_flight, retry_after_s=settings.retry_after_s
     )
+    # Imported here, after the fork: prometheus_client must see PROMETHEUS_MULTIPROC_DIR first.
+    from app.observability.metrics import Metrics
+
+    metrics = Metrics(os.environ.get(MULTIPROC_ENV))
+    app.extensions["metrics"] = metrics
+    install_request_hooks(app, metrics)  # first, so that it times and logs every request
     register_api(app)
     install_security(app, settings)
 
     def load() -> None:
-        _load_models(settings, lifecycle, started)
+        _load_models(settings, lifecycle, started, metrics)
 
     if load_in_thread:
         load_in_background(load, on_failure=_stop_worker)
@@ -63,7 +72,9 @@ def create_app(settings: Settings | None = None, *, load_in_thread: bool = False
     return app
 
 
-def _load_models(settings: Settings, lifecycle: Lifecycle, started: float) -> None:
+def _load_models(
+    settings: Settings, lifecycle: Lifecycle, started: float, metrics: Metrics
+) -> None:
     # Imported here: TensorFlow, Keras and the decoders take seconds to import, and the health
     # routes must answer meanwhile.
     from app.model.registry import ModelRegistry
@@ -71,19 +82,35 @@ def _load_models(settings: Settings, lifecycle: Lifecycle, started: float) -> No
 
     device = configure_tensorflow(settings)
     tensorflow_s = time.perf_counter() - started
-    registry = ModelRegistry(settings, settings.resolve_models_dir(ROOT), device)
+    registry = ModelRegistry(settings, settings.resolve_models_dir(ROOT), device, metrics)
     loaded_s = time.perf_counter() - started
     log.info(
         "start-up: tensorflow and device %.2f s, loading models %.2f s",
         tensorflow_s,
         loaded_s - tensorflow_s,
+        extra={
+            "event": "models_loaded",
+            "device": device.description,
+            "models": {name: registry.served[name] for name in registry.versions},
+            "tensorflow_s": round(tensorflow_s, 3),
+            "load_s": round(loaded_s - tensorflow_s, 3),
+        },
     )
     lifecycle.set_loaded(registry)
     if settings.warmup:
         registry.warm_up()
     lifecycle.set_ready()
-    now = time.perf_counter()
-    log.info("ready %.2f s after start-up began (warm-up %.2f s)", now - started, now - loaded_s)
+    ready_s = time.perf_counter() - started
+    log.info(
+        "ready %.2f s after start-up began (warm-up %.2f s)",
+        ready_s,
+        ready_s - loaded_s,
+        extra={
+            "event": "ready",
+            "startup_s": round(ready_s, 3),
+            "warmup_s": round(ready_s - loaded_s, 3),
+        },
+    )
 
 
 def _stop_worker(exc: BaseException) -> None:

@@ -14,7 +14,10 @@ import logging
 import select
 import signal
 import threading
+from pathlib import Path
 from typing import Any
+
+from app.observability.multiprocess import mark_worker_dead, prepare_dir, remove_dir
 
 log = logging.getLogger(__name__)
 
@@ -70,3 +73,23 @@ def worker_exit(server: Any, worker: Any) -> None:
 
 def _lifecycle(worker: Any) -> Any:
     return getattr(getattr(worker, "wsgi", None), "extensions", {}).get("lifecycle")
+
+
+def on_starting(server: Any) -> None:
+    """In the master, before any fork: a fresh, empty directory for the workers' metrics."""
+    path, owned = prepare_dir()
+    server.metrics_dir = (path, owned)
+    server.log.info("metrics: multiprocess directory %s", path)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker is gone: its live gauges stop counting in the sums."""
+    mark_worker_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    """The master stops: the metrics files go with it."""
+    metrics_dir: tuple[Path, bool] | None = getattr(server, "metrics_dir", None)
+    if metrics_dir is not None:
+        remove_dir(*metrics_dir)
+        server.log.info("metrics: removed the samples in %s", metrics_dir[0])

@@ -112,6 +112,8 @@ class Settings:
     """Reverse proxies in front whose X-Forwarded-For/-Proto are believed; 0: none."""
     log_level: str = "INFO"
     """Python logging level of the service's loggers."""
+    log_format: str = "json"
+    """json: one JSON object a line (for log collectors); text: plain lines for a terminal."""
 
     def cpu_cores(self) -> int:
         """CPU cores this process may run on (cgroup/affinity aware, unlike os.cpu_count)."""

@@ -4,7 +4,17 @@ import os
 
 # SIGTERM: readiness turns 503 at once, the worker serves on for drain_delay_s, then stops
 # gracefully; batchers finish their rows at exit. See app/gunicorn_hooks.py and the README.
-from app.gunicorn_hooks import post_worker_init, worker_exit  # noqa: F401
+# Metrics of every worker in one scrape: the master prepares PROMETHEUS_MULTIPROC_DIR before
+# forking (on_starting), forgets dead workers' gauges (child_exit), removes the files (on_exit).
+from app.gunicorn_hooks import (  # noqa: F401
+    child_exit,
+    on_exit,
+    on_starting,
+    post_worker_init,
+    worker_exit,
+)
+from app.observability.logging import gunicorn_logconfig
+from app.settings import load_settings
 
 bind = os.environ.get("MMS_BIND", "0.0.0.0:8000")
 # One worker process owns the model and batches for it (on a GPU: one process per GPU). More
@@ -25,8 +35,11 @@ timeout = int(os.environ.get("MMS_WORKER_TIMEOUT", "120"))
 graceful_timeout = int(os.environ.get("MMS_GRACEFUL_TIMEOUT", "40"))
 keepalive = int(os.environ.get("MMS_KEEPALIVE", "5"))
 forwarded_allow_ips = os.environ.get("MMS_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
-accesslog = os.environ.get("MMS_ACCESS_LOG", "-") or None
+# The app logs one line per request itself (app/observability/), so gunicorn's access log is off
+# unless asked for; its own lines (boots, exits) take the service's log_format.
+accesslog = os.environ.get("MMS_ACCESS_LOG") or None
 loglevel = os.environ.get("MMS_LOG_LEVEL", "info").lower()
+logconfig_dict = gunicorn_logconfig(load_settings().log_format, loglevel)
 # Workers import numpy after the fork, so these reach them. Request threads already give the
 # parallelism; OpenBLAS threading on the small feature matrices costs more than it saves.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -22,8 +22,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(log_path: Path, **env: str) -> tuple[subprocess.Popen, str]:
-    """Start gunicorn as a user would, with MMS_* ``env`` on top; returns (process, base URL)."""
+def start_gunicorn(
+    log_path: Path, stderr_path: Path | None = None, **env: str
+) -> tuple[subprocess.Popen, str]:
+    """Start gunicorn as a user would, with MMS_* ``env`` on top; returns (process, base URL).
+
+    Its stdout and stderr both go to ``log_path``, unless ``stderr_path`` keeps stderr apart.
+    """
     port = free_port()
     # No drain delay unless a test asks: stopping a test server should not wait for a balancer.
     environ = {
@@ -33,13 +38,14 @@ def start_gunicorn(log_path: Path, **env: str) -> tuple[subprocess.Popen, str]:
         "MMS_DRAIN_DELAY_S": "0",
         **env,
     }
-    with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+    # The child keeps its own copies of the descriptors.
+    with open(log_path, "wb") as log, open(stderr_path or os.devnull, "wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
             cwd=ROOT,
             env=environ,
             stdout=log,
-            stderr=subprocess.STDOUT,
+            stderr=err if stderr_path else subprocess.STDOUT,
         )
     return proc, f"http://127.0.0.1:{port}"
 

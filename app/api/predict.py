@@ -15,6 +15,7 @@ from app.api.schemas import (
     PredictResponse,
     PredictUrlencoded,
 )
+from app.observability.request_hooks import stage_timings
 
 bp = Blueprint("predict", __name__)
 PREDICT_BODY = {
@@ -47,9 +48,11 @@ def predict(name: str | None = None, version: int | None = None) -> ResponseRetu
     """Labels and scores for one upload (multipart or JSON) or for a list of instances."""
     registry = current_app.extensions["lifecycle"].registry()
     predictor = registry.get(name, version)
+    g.model, g.model_version = predictor.bundle.name, str(predictor.bundle.version)  # for the log
     with current_app.extensions["in_flight"].admit():
         parsed = parse_predict_request(request, registry.settings)
         results = predictor.predict(parsed.instances, parsed.top_k)
+    g.timing_ms = stage_timings(results)
     head = {
         "request_id": g.request_id,
         "model": {"name": predictor.bundle.name, "version": str(predictor.bundle.version)},

@@ -9,11 +9,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from app.errors import DeadlineExceeded, QueueFull
 from app.settings import BatchingSettings
+
+if TYPE_CHECKING:
+    from app.observability.metrics import ModelMetrics
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +58,16 @@ class DynamicBatcher:
     """Groups rows from many threads into one model call of at most ``max_batch_size`` rows."""
 
     def __init__(
-        self, run_batch: RunBatch, settings: BatchingSettings, *, name: str, retry_after_s: int = 1
+        self,
+        run_batch: RunBatch,
+        settings: BatchingSettings,
+        *,
+        name: str,
+        retry_after_s: int = 1,
+        metrics: ModelMetrics | None = None,
     ) -> None:
         self._run_batch = run_batch
+        self._metrics = metrics
         self._max_batch = settings.max_batch_size
         self._max_delay = settings.max_delay_ms / 1000.0
         self._retry_after_s = retry_after_s
@@ -75,6 +86,7 @@ class DynamicBatcher:
             raise QueueFull(
                 "the inference queue is full; retry shortly", retry_after_s=self._retry_after_s
             ) from None
+        self._observe_depth()
         return pending
 
     def close(self) -> None:
@@ -88,6 +100,7 @@ class DynamicBatcher:
             if first is None:
                 return
             batch, stop = self._collect(first)
+            self._observe_depth()
             batch = [row for row in batch if not row.cancelled]
             if batch:
                 self._run(batch)
@@ -113,6 +126,10 @@ class DynamicBatcher:
             yield submit
         finally:
             self._add_incoming(-left[0])
+
+    def _observe_depth(self) -> None:
+        if self._metrics is not None:
+            self._metrics.queue_depth(self._queue.qsize())
 
     def _add_incoming(self, rows: int) -> None:
         with self._lock:
@@ -151,7 +168,10 @@ class DynamicBatcher:
                 pending.error = exc
                 pending.done.set()
             return
-        inference_ms = (time.perf_counter() - start) * 1000.0
+        seconds = time.perf_counter() - start
+        inference_ms = seconds * 1000.0
+        if self._metrics is not None:
+            self._metrics.batch_ran(len(batch), seconds, [start - p.enqueued for p in batch])
         for pending, row in zip(batch, rows, strict=True):
             pending.outputs = row
             pending.queue_ms = (start - pending.enqueued) * 1000.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -12,6 +12,9 @@ from app.errors import BadRequest, DeadlineExceeded, MissingModality, UnknownPar
 from app.model.batcher import DynamicBatcher, Pending
 from app.model.bundle import Bundle
 from app.model.inference import CompiledModel
+
+if TYPE_CHECKING:
+    from app.observability.metrics import ModelMetrics
 
 Instance = dict[str, bytes | str]
 
@@ -27,6 +30,7 @@ class Predictor:
         *,
         request_timeout_s: float,
         preprocess_slots: threading.Semaphore,
+        metrics: ModelMetrics | None = None,
     ) -> None:
         self.bundle = bundle
         self.compiled = compiled
@@ -35,6 +39,7 @@ class Predictor:
         # Shared by every model of the worker: it bounds CPU-heavy decoding to the cores.
         self._preprocess_slots = preprocess_slots
         self.modalities = tuple(bundle.by_modality)
+        self._metrics = metrics
 
     def check_parts(self, names: set[str]) -> None:
         """Refuse part names this model does not take, listing the ones it does."""
@@ -48,6 +53,12 @@ class Predictor:
 
     def predict(self, instances: list[Instance], top_k: int) -> list[dict[str, Any]]:
         """One result per instance, in order; raises ServiceError subclasses for bad input."""
+        if self._metrics is None:
+            return self._predict(instances, top_k)
+        with self._metrics.in_flight():
+            return self._predict(instances, top_k)
+
+    def _predict(self, instances: list[Instance], top_k: int) -> list[dict[str, Any]]:
         if top_k < 1:
             raise BadRequest("top_k must be a positive integer", field="top_k")
         started = time.perf_counter()
@@ -143,7 +154,13 @@ class Predictor:
                 features[spec.name] = np.zeros(spec.shape, spec.dtype)
                 modalities[spec.modality] = "missing"
             else:
+                started = time.perf_counter()
                 features[spec.name] = spec.preprocessor(data)
+                if self._metrics is not None:
+                    size = len(data.encode() if isinstance(data, str) else data)
+                    self._metrics.preprocessed(
+                        spec.modality, time.perf_counter() - started, size
+                    )
                 modalities[spec.modality] = "provided"
         return features, modalities
 

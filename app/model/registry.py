@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.errors import BundleError, NotFound
 from app.model.batcher import DynamicBatcher
@@ -15,7 +16,11 @@ from app.model.inference import CompiledModel
 from app.model.predictor import Predictor
 from app.model.runtime import Device
 from app.model.warmup import warm_up_preprocessors
+from app.preprocessing.base import ignore_size
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.observability.metrics import Metrics, ModelMetrics
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +53,28 @@ def discover(models_dir: Path) -> dict[str, list[int]]:
 class ModelRegistry:
     """Every version of the configured models, loaded; readiness is the Lifecycle's business."""
 
-    def __init__(self, settings: Settings, models_dir: Path, device: Device) -> None:
+    def __init__(
+        self, settings: Settings, models_dir: Path, device: Device, metrics: Metrics | None = None
+    ) -> None:
         self.settings = settings
         self.device = device
         self.versions = self._select(discover(models_dir), settings)
         self.served = {name: self._served_version(name, vs) for name, vs in self.versions.items()}
         limits = settings.preprocessing_limits()
         self._predictors: dict[tuple[str, int], Predictor] = {}
+        self._metrics: dict[tuple[str, int], ModelMetrics] = {}
         slots = threading.BoundedSemaphore(settings.preprocess_concurrency or settings.cpu_cores())
         for name, versions in self.versions.items():
             batching = settings.batching_for(name)
             for version in versions:
+                started = time.perf_counter()
                 bundle = load_bundle(
                     models_dir / name / str(version), limits=limits, device=device.tf_name
                 )
+                model_metrics = None
+                if metrics is not None:
+                    model_metrics = metrics.for_model(name, version, device.description)
+                    self._metrics[(name, version)] = model_metrics
                 compiled = CompiledModel(
                     bundle, device=device.tf_name, max_batch_size=batching.max_batch_size
                 )
@@ -70,6 +83,7 @@ class ModelRegistry:
                     batching,
                     name=f"{name}-{version}",
                     retry_after_s=settings.retry_after_s,
+                    metrics=model_metrics,
                 )
                 self._predictors[(name, version)] = Predictor(
                     bundle,
@@ -77,8 +91,23 @@ class ModelRegistry:
                     batcher,
                     request_timeout_s=settings.request_timeout_s,
                     preprocess_slots=slots,
+                    metrics=model_metrics,
                 )
-                log.info("loaded %s/%s from %s", name, version, bundle.path)
+                log.info(
+                    "loaded %s/%s from %s",
+                    name,
+                    version,
+                    bundle.path,
+                    extra={
+                        "event": "model_loaded",
+                        "model": name,
+                        "version": version,
+                        "path": str(bundle.path),
+                        "device": device.description,
+                        "load_s": round(time.perf_counter() - started, 3),
+                    },
+                )
+        self._observe_input_sizes(True)
 
     @staticmethod
     def _select(found: dict[str, list[int]], settings: Settings) -> dict[str, list[int]]:
@@ -103,19 +132,45 @@ class ModelRegistry:
 
     def warm_up(self) -> None:
         """Run every bucket size and preprocessor once; raises whatever a warm-up run raises."""
-        for (name, version), predictor in self._predictors.items():
-            t0 = time.perf_counter()
-            warm_up_preprocessors(predictor.bundle)
-            t1 = time.perf_counter()
-            predictor.compiled.warm_up()
-            log.info(
-                "warmed %s/%s: preprocessors %.2f s, buckets %s %.2f s",
-                name,
-                version,
-                t1 - t0,
-                predictor.compiled.buckets,
-                time.perf_counter() - t1,
-            )
+        # Warm-up inputs are not traffic: keep them out of the input-size histograms.
+        self._observe_input_sizes(False)
+        try:
+            for (name, version), predictor in self._predictors.items():
+                self._warm_up_one(name, version, predictor)
+        finally:
+            self._observe_input_sizes(True)
+
+    def _warm_up_one(self, name: str, version: int, predictor: Predictor) -> None:
+        t0 = time.perf_counter()
+        warm_up_preprocessors(predictor.bundle)
+        t1 = time.perf_counter()
+        predictor.compiled.warm_up()
+        t2 = time.perf_counter()
+        log.info(
+            "warmed %s/%s: preprocessors %.2f s, buckets %s %.2f s",
+            name,
+            version,
+            t1 - t0,
+            predictor.compiled.buckets,
+            t2 - t1,
+            extra={
+                "event": "model_warmed",
+                "model": name,
+                "version": version,
+                "preprocessors_s": round(t1 - t0, 3),
+                "buckets": list(predictor.compiled.buckets),
+                "buckets_s": round(t2 - t1, 3),
+            },
+        )
+
+    def _observe_input_sizes(self, on: bool) -> None:
+        """Point the decoders' size hooks (image pixels, audio seconds) at the metrics, or not."""
+        for key, model_metrics in self._metrics.items():
+            for spec in self._predictors[key].bundle.inputs.values():
+                if hasattr(spec.preprocessor, "observe_size"):
+                    spec.preprocessor.observe_size = (
+                        partial(model_metrics.decoded_size, spec.modality) if on else ignore_size
+                    )
 
     def get(self, name: str | None = None, version: int | None = None) -> Predictor:
         """The predictor for a model (default: the default model) at a version (default: served)."""

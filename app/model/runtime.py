@@ -51,6 +51,13 @@ def configure_tensorflow(settings: Settings) -> Device:
         len(gpus),
         intra,
         inter,
+        extra={
+            "event": "device",
+            "device": description,
+            "gpus_visible": len(gpus),
+            "tf_intra_op_threads": intra,
+            "tf_inter_op_threads": inter,
+        },
     )
     return Device(tf_name=f"/{device}", description=description)
 

@@ -21,6 +21,7 @@ from app.preprocessing.audio_header import (
     check_header,
     check_wav_data_size,
 )
+from app.preprocessing.base import ignore_size
 from app.preprocessing.formats import AUDIO_FORMATS, WAV, sniff
 from app.preprocessing.params import check_known, choice, number, positive_int
 
@@ -51,6 +52,8 @@ class AudioPreprocessor:
 
     modality: ClassVar[str] = "audio"
     accepted_formats: ClassVar[tuple[str, ...]] = AUDIO_FORMATS
+    #: Called with the length in seconds of each clip within the limit (for the metrics).
+    observe_size = staticmethod(ignore_size)
 
     def __init__(
         self, params: dict[str, Any], *, bundle_dir: Path, shape: tuple[int, ...], dtype: str
@@ -209,6 +212,7 @@ class AudioPreprocessor:
                 check_header(
                     fmt, audio.format, audio.subtype, rate, audio.channels, frames, self.limits
                 )
+                self.observe_size(frames / rate)
                 # Decoding stops here, so a header that understates the length costs nothing.
                 wanted = math.ceil(self.n_samples * rate / self.sample_rate)
                 if rate != self.sample_rate:

@@ -32,6 +32,10 @@ class Preprocessor(Protocol):
         ...
 
 
+def ignore_size(size: float) -> None:
+    """A decoder's ``observe_size`` hook while nothing observes it (the registry sets it)."""
+
+
 class PreprocessorFactory(Protocol):
     def __call__(
         self, params: dict[str, Any], *, bundle_dir: Path, shape: tuple[int, ...], dtype: str

@@ -11,6 +11,7 @@ import numpy as np
 from PIL import BmpImagePlugin, Image, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
 
 from app.errors import BundleError, UnprocessableInput, UnsupportedMediaType
+from app.preprocessing.base import ignore_size
 from app.preprocessing.formats import BMP, IMAGE_FORMATS, JPEG, PNG, WEBP, sniff
 from app.preprocessing.jpeg_header import jpeg_shortfall
 from app.preprocessing.params import check_known, choice, flag
@@ -63,6 +64,8 @@ class ImagePreprocessor:
 
     modality: ClassVar[str] = "image"
     accepted_formats: ClassVar[tuple[str, ...]] = IMAGE_FORMATS
+    #: Called with width x height of each image that passes the pixel limit (for the metrics).
+    observe_size = staticmethod(ignore_size)
 
     def __init__(
         self, params: dict[str, Any], *, bundle_dir: Path, shape: tuple[int, ...], dtype: str
@@ -191,6 +194,7 @@ class ImagePreprocessor:
                 f"file can hold at most {shortfall[1]} (truncated or lying header)",
                 field="image",
             )
+        self.observe_size(width * height)
         orientation = _orientation(image)
         if fmt == JPEG and self.jpeg_draft:
             target = (self.width, self.height)
