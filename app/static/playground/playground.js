@@ -286,8 +286,8 @@ function timingView(timing, roundTrip) {
   const legend = document.createElement("p");
   legend.className = "legend";
   legend.innerHTML = [...stages, "total"]
-    .map((s) => `<span class="key ${s}"></span>${s} <b>${(timing[s] ?? 0).toFixed(1)} ms</b>`)
-    .join("  ") + `  · round trip in the browser <b>${roundTrip.toFixed(0)} ms</b>`;
+    .map((s) => `<span class="item"><span class="key ${s}"></span>${s} <b>${(timing[s] ?? 0).toFixed(1)} ms</b></span>`)
+    .join(" ") + ` <span class="item">· round trip in the browser <b>${roundTrip.toFixed(0)} ms</b></span>`;
   table.append(legend);
   return table;
 }
