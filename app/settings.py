@@ -99,9 +99,18 @@ class Settings:
     api_keys_file: str = ""
     """File of API keys, one a line (# comments); re-read when it changes, so keys rotate live."""
     open_paths: tuple[str, ...] = (
-        "/healthz", "/readyz", "/v2/health/*", "/metrics", "/openapi.json", "/docs", "/docs/*"
+        "/healthz",
+        "/readyz",
+        "/v2/health/*",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/docs/*",
+        "/",
+        "/playground/*",
     )
-    """Paths served without a key and outside the rate limit; a trailing * makes a prefix."""
+    """Paths served without a key and outside the rate limit; a trailing * makes a prefix.
+    The playground page (/ and /playground/*) is open: it asks for the key and sends it itself."""
     rate_limit: str = ""
     """Requests allowed per API key (per client address with auth off), e.g. 100/second or
     1000/hour;100/second; empty: no limit."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.api import docs, health, metrics, models, predict, v2
+from app.api import docs, health, metrics, models, playground, predict, v2
 from app.api.errors import register_error_handlers
 from app.api.request_id import install_request_id
 
@@ -13,5 +13,5 @@ def register_api(app: Flask) -> None:
     """Attach every route and the error handlers to ``app``."""
     install_request_id(app)
     register_error_handlers(app)
-    for module in (health, models, predict, v2, docs, metrics):
+    for module in (health, models, predict, v2, docs, metrics, playground):
         app.register_blueprint(module.bp)
