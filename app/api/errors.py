@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, g, jsonify
+from flask import Flask, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
@@ -25,6 +26,9 @@ HTTP_CODES = {
     415: "unsupported_media_type",
     429: "rate_limited",
 }
+EXTENSION = "error_formats"
+# A protocol's own error body: (status, message, headers) -> the answer.
+ErrorFormatter = Callable[[int, str, dict[str, str]], ResponseReturnValue]
 
 
 def error_response(
@@ -43,12 +47,36 @@ def error_response(
     return jsonify(body), status, headers or {}
 
 
+def register_error_format(app: Flask, prefix: str, formatter: ErrorFormatter) -> None:
+    """Answer errors on paths under ``prefix`` that no view handled with ``formatter``.
+
+    A protocol blueprint's own error handlers see only the requests routed to it; routing
+    errors (unknown path, wrong method) and refusals of unrouted paths reach the app's.
+    """
+    app.extensions.setdefault(EXTENSION, {})[prefix.rstrip("/")] = formatter
+
+
+def _formatter_for(app: Flask, path: str) -> ErrorFormatter | None:
+    for prefix, formatter in app.extensions.get(EXTENSION, {}).items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return formatter
+    return None
+
+
 def register_error_handlers(app: Flask) -> None:
     """Route every exception to the contract's JSON shape; unknown ones become a logged 500."""
 
+    def answer(
+        status: int, code: str, message: str, field: str | None, headers: dict[str, str]
+    ) -> ResponseReturnValue:
+        formatter = _formatter_for(app, request.path)
+        if formatter is not None:
+            return formatter(status, message, headers)
+        return error_response(status, code, message, field, headers)
+
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> ResponseReturnValue:
-        return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers)
+        return answer(exc.status, exc.code, exc.message, exc.field, exc.headers or {})
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(exc: RateLimitExceeded) -> ResponseReturnValue:
@@ -59,27 +87,27 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
         status = exc.code or 500
-        headers = {"Allow": exc.valid_methods} if getattr(exc, "valid_methods", None) else {}
-        if headers:
-            headers["Allow"] = ", ".join(headers["Allow"])
+        headers = {}
+        if getattr(exc, "valid_methods", None):
+            # Sorted: Werkzeug gathers them in a set, whose order changes from run to run.
+            headers["Allow"] = ", ".join(sorted(exc.valid_methods))
         message = exc.description or exc.name
         if status == 413:
             message = (
                 f"the request body is over its limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
             )
-        return error_response(
-            status,
-            HTTP_CODES.get(status, exc.name.lower().replace(" ", "_")),
-            message,
-            headers=headers,
+        return answer(
+            status, HTTP_CODES.get(status, exc.name.lower().replace(" ", "_")), message, None, headers
         )
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> ResponseReturnValue:
         # A 500 is a bug: log everything, tell the client nothing about internals.
         log.exception("unhandled error for request %s", g.get("request_id"))
-        return error_response(
+        return answer(
             500,
             "internal_error",
             f"internal error; see the server log for request {g.get('request_id')}",
+            None,
+            {},
         )

@@ -68,8 +68,9 @@ def operation(
     description: str | None = None,
     request_body: Mapping[str, Any] | None = None,
     parameters: Iterable[Mapping[str, Any]] = (),
+    error_schema: Any = ErrorBody,
 ) -> Callable[[F], F]:
-    """Declare a view's OpenAPI operation; ``errors`` are statuses answered with ErrorBody."""
+    """Declare a view's OpenAPI operation; ``errors`` are statuses answered in ``error_schema``."""
 
     def mark(view: F) -> F:
         setattr(
@@ -83,6 +84,7 @@ def operation(
                 "errors": tuple(errors),
                 "request_body": request_body,
                 "parameters": list(parameters),
+                "error_schema": error_schema,
             },
         )
         return view
@@ -93,6 +95,14 @@ def operation(
 def json_body(schema: Any, description: str = "OK") -> dict[str, Any]:
     """A response (or request body) of JSON in ``schema``."""
     return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def raw_body(description: str, *media_types: str, **schema: Any) -> dict[str, Any]:
+    """A response (or request body) of non-JSON ``media_types``; a string unless ``schema``."""
+    return {
+        "description": description,
+        "content": {media: {"schema": schema or {"type": "string"}} for media in media_types},
+    }
 
 
 def query(name: str, schema: Any, description: str) -> dict[str, Any]:
@@ -170,7 +180,7 @@ def _operation(declared: dict[str, Any], needs_key: bool, limited: bool) -> dict
         if str(status) in responses:
             continue
         responses[str(status)] = {
-            **json_body(ErrorBody, ERROR_MEANINGS.get(status, "error")),
+            **json_body(declared["error_schema"], ERROR_MEANINGS.get(status, "error")),
             "headers": _headers(status),
         }
     for status, response in responses.items():

@@ -160,3 +160,138 @@ class PredictInstancesResponse(TypedDict):
     request_id: str
     model: ModelRef
     predictions: list[Prediction]
+
+
+# Open Inference Protocol (v2). Request shapes leave room for keys the decoder ignores: the
+# protocol lets clients add their own.
+V2Datatype = Literal[
+    "BOOL",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "FP16",
+    "FP32",
+    "FP64",
+    "BYTES",
+]
+V2Shape = Annotated[list[Annotated[int, Field(ge=-1)]], Field(description="-1: any length")]
+
+
+class V2Error(TypedDict):
+    """Every non-2xx answer of a /v2 route."""
+
+    error: Annotated[str, Field(description="what went wrong")]
+
+
+class V2ServerMetadata(TypedDict):
+    name: str
+    version: str
+    extensions: list[str]
+
+
+class V2Live(TypedDict):
+    live: bool
+
+
+class V2Ready(TypedDict):
+    ready: bool
+
+
+class V2NotReady(V2Error):
+    """/v2/health/ready while loading or draining."""
+
+    ready: Literal[False]
+
+
+class V2ModelReady(TypedDict):
+    name: str
+    ready: bool
+
+
+class V2ModelNotReady(V2NotReady):
+    name: str
+
+
+class V2TensorMetadata(TypedDict):
+    name: str
+    datatype: V2Datatype
+    shape: V2Shape
+    parameters: NotRequired[
+        Annotated[dict[str, Any], Field(description="modality, raw_input, accepted formats")]
+    ]
+
+
+class V2ModelMetadata(TypedDict):
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[V2TensorMetadata]
+    outputs: list[V2TensorMetadata]
+
+
+class V2InputParameters(TypedDict, total=False):
+    binary_data_size: Annotated[
+        int, Field(ge=0, description="bytes of this input after the JSON header")
+    ]
+
+
+class V2InputTensor(TypedDict):
+    """A BYTES tensor named by modality (raw uploads), or a feature tensor named by input."""
+
+    name: Annotated[str, Field(examples=["text"])]
+    shape: Annotated[list[Annotated[int, Field(ge=0)]], Field(examples=[[1]])]
+    datatype: V2Datatype
+    data: NotRequired[
+        Annotated[
+            list[Any],
+            Field(description="row-major, flat or nested; absent with binary_data_size"),
+        ]
+    ]
+    parameters: NotRequired[V2InputParameters]
+
+
+class V2OutputParameters(TypedDict, total=False):
+    classification: Annotated[
+        PositiveInt, Field(description='top K per sample as "score:index:label" BYTES')
+    ]
+    binary_data: Annotated[bool, Field(description="send this output as binary tensor data")]
+
+
+class V2RequestedOutput(TypedDict):
+    name: Annotated[str, Field(examples=["label"])]
+    parameters: NotRequired[V2OutputParameters]
+
+
+class V2RequestParameters(TypedDict, total=False):
+    binary_data_output: Annotated[bool, Field(description="every output as binary data")]
+
+
+class V2InferRequest(TypedDict):
+    """An inference request; with binary data it is the JSON header of the body."""
+
+    id: NotRequired[str]
+    parameters: NotRequired[V2RequestParameters]
+    inputs: Annotated[list[V2InputTensor], Field(min_length=1)]
+    outputs: NotRequired[list[V2RequestedOutput]]
+
+
+class V2OutputTensor(TypedDict):
+    name: str
+    datatype: V2Datatype
+    shape: V2Shape
+    data: NotRequired[list[Any]]
+    parameters: NotRequired[Annotated[dict[str, Any], Field(description="binary_data_size")]]
+
+
+class V2InferResponse(TypedDict):
+    """The answer; with binary outputs it is the JSON header of the body."""
+
+    model_name: str
+    model_version: str
+    id: NotRequired[str]
+    outputs: list[V2OutputTensor]

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_limiter.errors import RateLimitExceeded
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException
 
+from app.api.openapi import json_body, operation
 from app.api.ratelimit import retry_after_s
+from app.api.schemas import (
+    V2Error,
+    V2InferRequest,
+    V2InferResponse,
+    V2Live,
+    V2ModelMetadata,
+    V2ModelNotReady,
+    V2ModelReady,
+    V2NotReady,
+    V2Ready,
+    V2ServerMetadata,
+)
 from app.api.v2_codec import (
     HEADER_LENGTH,
     datatype_of,
@@ -30,9 +44,46 @@ SERVER_NAME = "multimodal-inference-service"
 SERVER_VERSION = "1.0"
 EXTENSIONS = ["binary_tensor_data", "classification"]
 PLATFORM = "tensorflow_keras"
-# Every method, so that unknown /v2 paths and wrong methods get the protocol's error shape:
-# Flask sends routing errors to app-wide handlers only, never to a blueprint's.
-_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+TAGS = ["v2"]
+INFER_EXAMPLE = {
+    "inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["seven"]}],
+    "outputs": [{"name": "label", "parameters": {"classification": 2}}],
+}
+BINARY_HEADER = {
+    "name": HEADER_LENGTH,
+    "in": "header",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 0},
+    "description": "binary tensor data: the length of the JSON header that starts the body",
+}
+INFER_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": V2InferRequest, "example": INFER_EXAMPLE},
+        "application/octet-stream": {
+            "schema": {
+                "type": "string",
+                "format": "binary",
+                "description": f"binary tensor data: a V2InferRequest of {HEADER_LENGTH} "
+                "bytes, then each input's bytes (parameters.binary_data_size)",
+            }
+        },
+    },
+}
+INFER_ANSWER = {
+    "description": "the output tensors; binary tensor data when an output asked for it",
+    "content": {
+        "application/json": {"schema": V2InferResponse},
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+    },
+    "headers": {
+        HEADER_LENGTH: {
+            "description": "with binary outputs: the length of the JSON header (V2InferResponse)",
+            "schema": {"type": "integer", "minimum": 0},
+        },
+        "X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"},
+    },
+}
 
 
 def _lifecycle() -> Lifecycle:
@@ -49,18 +100,34 @@ def _version(version: str | None) -> int | None:
 
 
 @bp.get("")
+@operation(
+    "v2 server metadata",
+    tags=TAGS,
+    responses={200: json_body(V2ServerMetadata)},
+    error_schema=V2Error,
+)
 def server_metadata() -> ResponseReturnValue:
     """Server name, version and the protocol extensions it supports."""
     return jsonify(name=SERVER_NAME, version=SERVER_VERSION, extensions=EXTENSIONS)
 
 
 @bp.get("/health/live")
+@operation("v2 liveness", tags=TAGS, responses={200: json_body(V2Live)}, error_schema=V2Error)
 def live() -> ResponseReturnValue:
     """200 while the process answers, loading and draining included."""
     return jsonify(live=True)
 
 
 @bp.get("/health/ready")
+@operation(
+    "v2 readiness",
+    tags=TAGS,
+    responses={
+        200: json_body(V2Ready, "every model loaded and warmed up"),
+        503: json_body(V2NotReady, "loading or draining; retry after Retry-After"),
+    },
+    error_schema=V2Error,
+)
 def ready() -> ResponseReturnValue:
     """200 once every model is loaded and warmed; 503 while loading and draining, like /readyz."""
     lifecycle = _lifecycle()
@@ -76,6 +143,13 @@ def ready() -> ResponseReturnValue:
 
 @bp.get("/models/<name>")
 @bp.get("/models/<name>/versions/<version>")
+@operation(
+    "v2 model metadata",
+    tags=TAGS,
+    responses={200: json_body(V2ModelMetadata)},
+    errors=(404, 503),
+    error_schema=V2Error,
+)
 def model_metadata(name: str, version: str | None = None) -> ResponseReturnValue:
     """Model name, versions, platform, and each input and output tensor (-1: the batch axis)."""
     registry = _lifecycle().registry(ready=False)
@@ -94,6 +168,16 @@ def model_metadata(name: str, version: str | None = None) -> ResponseReturnValue
 
 @bp.get("/models/<name>/ready")
 @bp.get("/models/<name>/versions/<version>/ready")
+@operation(
+    "v2 model readiness",
+    tags=TAGS,
+    responses={
+        200: json_body(V2ModelReady),
+        503: json_body(V2ModelNotReady, "loading or draining; retry after Retry-After"),
+    },
+    errors=(404,),
+    error_schema=V2Error,
+)
 def model_ready(name: str, version: str | None = None) -> ResponseReturnValue:
     """200 when the model (version) exists and the server is ready; else 404 or 503."""
     lifecycle = _lifecycle()
@@ -111,18 +195,31 @@ def model_ready(name: str, version: str | None = None) -> ResponseReturnValue:
 
 @bp.post("/models/<name>/infer")
 @bp.post("/models/<name>/versions/<version>/infer")
+@operation(
+    "v2 inference",
+    tags=TAGS,
+    request_body=INFER_BODY,
+    parameters=[BINARY_HEADER],
+    responses={200: INFER_ANSWER},
+    errors=(400, 404, 413, 415, 422, 503),
+    error_schema=V2Error,
+)
 def infer(name: str, version: str | None = None) -> ResponseReturnValue:
     """Run the model on v2 tensors: BYTES uploads by modality or feature tensors by input name."""
     registry = _lifecycle().registry()
     predictor = registry.get(name, _version(version))
+    g.model, g.model_version = predictor.bundle.name, str(predictor.bundle.version)  # for the log
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding != "identity":
         raise UnsupportedMediaType(f"Content-Encoding {encoding!r}; send the body uncompressed")
+    started = time.perf_counter()
     with current_app.extensions["in_flight"].admit():
         decoded = decode_infer_request(
             request.get_data(cache=False), request.headers.get(HEADER_LENGTH)
         )
+        decoded_at = time.perf_counter()
         outputs, binary = run_infer(predictor, decoded, registry.settings)
+    inferred_at = time.perf_counter()
     head: dict[str, Any] = {
         "model_name": predictor.bundle.name,
         "model_version": str(predictor.bundle.version),
@@ -130,6 +227,7 @@ def infer(name: str, version: str | None = None) -> ResponseReturnValue:
     if decoded.id is not None:
         head["id"] = decoded.id
     body, header_length = encode_infer_response(head, outputs, binary)
+    g.timing_ms = _timings(started, decoded_at, inferred_at, time.perf_counter())
     if header_length is None:
         return Response(body, mimetype="application/json")
     return Response(
@@ -139,20 +237,14 @@ def infer(name: str, version: str | None = None) -> ResponseReturnValue:
     )
 
 
-@bp.route("", methods=[m for m in _ANY_METHOD if m not in ("GET", "HEAD")])
-@bp.route("/<path:rest>", methods=_ANY_METHOD)
-def unknown_route(rest: str = "") -> ResponseReturnValue:
-    """A 405 for a known /v2 path with another method, else a 404, both in the v2 shape."""
-    adapter = current_app.url_map.bind_to_environ(request.environ)
-    allowed = sorted(
-        method
-        for method in ("GET", "POST")
-        if method != request.method
-        and adapter.match(request.path, method=method)[0] != request.endpoint
-    )
-    if allowed:
-        raise MethodNotAllowed(valid_methods=allowed)
-    raise NotFound(f"no route {request.path}")
+def _timings(started: float, decoded: float, inferred: float, encoded: float) -> dict[str, float]:
+    """The request's stages for its log line; "infer" is preprocessing, queue and model call."""
+    return {
+        "decode": round((decoded - started) * 1000.0, 3),
+        "infer": round((inferred - decoded) * 1000.0, 3),
+        "encode": round((encoded - inferred) * 1000.0, 3),
+        "total": round((encoded - started) * 1000.0, 3),
+    }
 
 
 def _input_metadata(spec: Any) -> dict[str, Any]:
@@ -176,6 +268,11 @@ def _error(
     return jsonify(**extra, error=message), status, headers or {}
 
 
+def error_body(status: int, message: str, headers: dict[str, str]) -> ResponseReturnValue:
+    """The protocol's {"error": message}: for the app's handlers, on /v2 paths no view took."""
+    return _error(status, message, headers)
+
+
 @bp.errorhandler(ServiceError)
 def service_error(exc: ServiceError) -> ResponseReturnValue:
     """The protocol's {"error": message} with the exception's status and headers."""
@@ -196,7 +293,7 @@ def http_error(exc: HTTPException) -> ResponseReturnValue:
     status = exc.code or 500
     headers = {}
     if getattr(exc, "valid_methods", None):
-        headers["Allow"] = ", ".join(exc.valid_methods)
+        headers["Allow"] = ", ".join(sorted(exc.valid_methods))
     message = exc.description or exc.name
     if status == 413:
         limit = current_app.config["MAX_CONTENT_LENGTH"]

@@ -166,3 +166,46 @@ def test_operations_carry_their_schema_refs():
         "ready",
     ]
     validate(doc)
+
+
+def test_v2_operations_answer_errors_in_the_protocol_shape(document):
+    infer = document["paths"]["/v2/models/{name}/versions/{version}/infer"]["post"]
+    body = infer["requestBody"]["content"]
+    assert body["application/json"]["schema"] == {"$ref": "#/components/schemas/V2InferRequest"}
+    assert body["application/octet-stream"]["schema"]["format"] == "binary"
+    assert [p["name"] for p in infer["parameters"]] == ["Inference-Header-Content-Length"]
+    answer = infer["responses"]["200"]
+    assert set(answer["content"]) == {"application/json", "application/octet-stream"}
+    assert "Inference-Header-Content-Length" in answer["headers"]
+    v2_error = {"$ref": "#/components/schemas/V2Error"}
+    for status in ("400", "404", "413", "415", "422", "503"):
+        assert infer["responses"][status]["content"]["application/json"]["schema"] == v2_error
+    assert "Retry-After" in infer["responses"]["503"]["headers"]
+    ready = document["paths"]["/v2/health/ready"]["get"]["responses"]["503"]
+    assert ready["content"]["application/json"]["schema"]["$ref"].endswith("/V2NotReady")
+    schemas = document["components"]["schemas"]
+    assert schemas["V2Error"]["required"] == ["error"]
+    request_input = schemas["V2InputTensor"]["properties"]
+    assert "BYTES" in request_input["datatype"]["enum"]
+    outputs = schemas["V2OutputParameters"]["properties"]
+    assert outputs["classification"]["minimum"] == 1 and outputs["binary_data"]["type"] == "boolean"
+    # The native routes keep the contract's ErrorBody.
+    native = document["paths"]["/v1/models/{name}"]["get"]["responses"]["404"]
+    assert native["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+
+
+def test_metrics_page_and_playground_files_are_documented(document):
+    metrics = document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    assert list(metrics) == ["text/plain"]
+    page = document["paths"]["/"]["get"]["responses"]["200"]["content"]
+    assert list(page) == ["text/html"]
+    files = document["paths"]["/playground/{filename}"]["get"]["responses"]
+    assert {"text/css", "text/javascript"} <= set(files["200"]["content"]) and "404" in files
+
+
+def test_v2_error_schema_with_keys_covers_401(keyed_app):
+    doc = keyed_app.test_client().get("/openapi.json").json
+    infer = doc["paths"]["/v2/models/{name}/infer"]["post"]["responses"]["401"]
+    assert infer["content"]["application/json"]["schema"]["$ref"].endswith("/V2Error")
+    assert doc["paths"]["/v2/health/live"]["get"]["security"] == []
+    assert doc["paths"]["/metrics"]["get"]["security"] == []

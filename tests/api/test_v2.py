@@ -388,10 +388,12 @@ def _copy(header: dict) -> dict:
 @pytest.mark.parametrize(
     ("method", "path", "status", "allow"),
     [
-        ("GET", "/v2/models/tiny/infer", 405, "POST"),
-        ("POST", "/v2/health/live", 405, "GET"),
-        ("DELETE", "/v2/models/tiny", 405, "GET"),
-        ("POST", "/v2", 405, "GET"),
+        ("GET", "/v2/models/tiny/infer", 405, "OPTIONS, POST"),
+        ("POST", "/v2/health/live", 405, "GET, HEAD, OPTIONS"),
+        ("DELETE", "/v2/models/tiny", 405, "GET, HEAD, OPTIONS"),
+        ("POST", "/v2", 405, "GET, HEAD, OPTIONS"),
+        ("PUT", "/v2/models/tiny/versions/1/infer", 405, "OPTIONS, POST"),
+        ("GET", "/v2/", 404, None),
         ("GET", "/v2/repository/index", 404, None),
         ("GET", "/v2/models/nope", 404, None),
         ("GET", "/v2/models/nope/ready", 404, None),
@@ -403,6 +405,17 @@ def test_route_errors_keep_the_v2_shape(client, method, path, status, allow):
     resp = client.open(path, method=method)
     assert resp.status_code == status and list(resp.json) == ["error"]
     assert resp.headers.get("Allow") == allow
+
+
+def test_only_v2_paths_get_the_v2_shape_and_no_rule_catches_all(app, client):
+    for path in ("/v2x", "/v1/v2", "/nope/v2"):
+        resp = client.get(path)
+        assert resp.status_code == 404 and resp.json["error"]["code"] == "not_found", path
+    resp = client.post("/v1/models")
+    assert resp.status_code == 405 and resp.json["error"]["code"] == "method_not_allowed"
+    assert resp.headers["Allow"] == "GET, HEAD, OPTIONS"
+    v2_rules = [r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/v2")]
+    assert len(v2_rules) == 9 and not any("<path:" in rule for rule in v2_rules), v2_rules
 
 
 def test_body_and_encoding_errors(client):
