@@ -96,9 +96,8 @@ def register_error_handlers(app: Flask) -> None:
             message = (
                 f"the request body is over its limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
             )
-        return answer(
-            status, HTTP_CODES.get(status, exc.name.lower().replace(" ", "_")), message, None, headers
-        )
+        code = HTTP_CODES.get(status, exc.name.lower().replace(" ", "_"))
+        return answer(status, code, message, None, headers)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> ResponseReturnValue:
