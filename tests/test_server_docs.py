@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -16,6 +17,22 @@ from tests.server import start_gunicorn, stop, wait_ready
 # derandomised so every CI run sends the same requests.
 MAX_EXAMPLES = 25
 SCHEMATHESIS_TIMEOUT_S = 120
+OPERATIONS = 21
+# Rules the run must have sent requests to, with a status each must have seen at least once.
+MUST_REACH = {
+    ("/v2", "GET"): 200,
+    ("/v2/health/live", "GET"): 200,
+    ("/v2/health/ready", "GET"): 200,
+    ("/v2/models/<name>", "GET"): 200,
+    ("/v2/models/<name>/versions/<version>", "GET"): 200,
+    ("/v2/models/<name>/ready", "GET"): 200,
+    ("/v2/models/<name>/versions/<version>/ready", "GET"): 200,
+    ("/v2/models/<name>/infer", "POST"): 200,
+    ("/v2/models/<name>/versions/<version>/infer", "POST"): 404,
+    ("/metrics", "GET"): 200,
+    ("/", "GET"): 200,
+    ("/playground/<path:filename>", "GET"): 200,
+}
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +113,24 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(server, tmp_path
     assert run.returncode == 0, output + "\n--- server log ---\n" + log_path.read_text()[-5000:]
     operations = re.search(r"Tested: (\d+)", output)
     cases = re.search(r"(\d+) generated, (\d+) passed", output)
-    assert operations and int(operations[1]) >= 9, output
-    assert cases and cases[1] == cases[2] and int(cases[1]) >= 9 * MAX_EXAMPLES, output
+    assert operations and int(operations[1]) == OPERATIONS, output
+    assert cases and cases[1] == cases[2] and int(cases[1]) >= OPERATIONS * MAX_EXAMPLES, output
+    print(f"schemathesis: {operations[1]} operations, {cases[1]} cases in {elapsed:.1f} s")
     assert elapsed < 60, f"schemathesis took {elapsed:.1f} s"
-    assert "Traceback" not in log_path.read_text()
+    log = log_path.read_text()
+    assert "Traceback" not in log
+    seen = _statuses_seen(log)
+    missed = {rule: code for rule, code in MUST_REACH.items() if code not in seen.get(rule, ())}
+    assert not missed, f"never answered: {missed}; seen: {seen}"
+    assert not any(500 in statuses for statuses in seen.values()), seen
+
+
+def _statuses_seen(log: str) -> dict[tuple[str, str], set[int]]:
+    """(route, method) -> the statuses answered, from the server's JSON request lines."""
+    seen: dict[tuple[str, str], set[int]] = {}
+    for text in log.splitlines():
+        if not (text.startswith("{") and '"event": "request"' in text):
+            continue
+        line = json.loads(text)
+        seen.setdefault((line["route"], line["method"]), set()).add(line["status"])
+    return seen

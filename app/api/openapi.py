@@ -41,6 +41,7 @@ CONVERTER_SCHEMAS = {
     "float": {"type": "number"},
     "path": {"type": "string", "minLength": 1},
 }
+MODEL_PARAMETER = "name"  # <name> in a rule is a model name on every route
 SEGMENT_SCHEMA = {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}
 ERROR_MEANINGS = {
     400: "malformed request, unknown part, bad top_k",
@@ -142,7 +143,7 @@ def build_document(app: Flask, settings: Settings) -> dict[str, Any]:
             log.warning("route %s (%s) has no OpenAPI operation", rule.rule, rule.endpoint)
             continue
         path = RULE_VARIABLE.sub(r"{\g<name>}", rule.rule)
-        path_parameters[path] = _path_parameters(rule.rule)
+        path_parameters[path] = _path_parameters(rule.rule, settings)
         open_path = is_open_path(path, settings.open_paths)
         limited = bool(settings.rate_limit.strip()) and not open_path
         op_id = rule.endpoint.rsplit(".", 1)[-1]
@@ -220,16 +221,15 @@ def _add_headers(spec: APISpec) -> None:
     )
 
 
-def _path_parameters(rule: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": m["name"],
-            "in": "path",
-            "required": True,
-            "schema": CONVERTER_SCHEMAS.get(m["converter"] or "", SEGMENT_SCHEMA),
-        }
-        for m in RULE_VARIABLE.finditer(rule)
-    ]
+def _path_parameters(rule: str, settings: Settings) -> list[dict[str, Any]]:
+    parameters = []
+    for m in RULE_VARIABLE.finditer(rule):
+        schema = dict(CONVERTER_SCHEMAS.get(m["converter"] or "", SEGMENT_SCHEMA))
+        if m["name"] == MODEL_PARAMETER:
+            # A name that exists, for "Try it out" and for generated tests to get past the 404.
+            schema["examples"] = list(dict.fromkeys((settings.default_model, *settings.models)))
+        parameters.append({"name": m["name"], "in": "path", "required": True, "schema": schema})
+    return parameters
 
 
 class _SchemaCollector:
