@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from app.cli.progress import track
 from bench import report, servers
 from bench.loadgen import Target, run_count, run_level
 from bench.workload import make_workload
@@ -95,7 +96,7 @@ def bench_server(name: str, args: argparse.Namespace, env: dict, body: bytes, ct
         }
         target = Target(servers.HOST, server.port, "/predict", body, ctype, parse_timing=True)
         counters = servers.cpu_counters(server)
-        for level in args.levels:
+        for level in track(args.levels, f"{name}: concurrency levels"):
             stats = run_level(target, level, args.duration, args.warmup, counters)
             cpu = stats["cpu_cores"]
             cpu["other"] = round(max(0.0, cpu["machine"] - cpu["server"] - cpu["client"]), 3)

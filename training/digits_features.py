@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from app.cli.progress import track
 from app.preprocessing import PREPROCESSORS
 from app.preprocessing.text import TextPreprocessor
 
@@ -107,7 +108,8 @@ def featurise(
                 mine = [r for r in rows if (r["modality"], r["split"]) == key]
                 started = time.monotonic()
                 jobs = [(name, r["modality"], r["item"]) for r in mine]
-                features = np.stack(pool.map(_features, jobs, chunksize=64))
+                done = pool.imap(_features, jobs, chunksize=64)
+                features = np.stack(list(track(done, f"{name}/{split}", total=len(jobs))))
                 digits = np.array([int(r["digit"]) for r in mine], dtype=np.int64)
                 out[(name, split)] = (features, digits)
                 took = time.monotonic() - started
