@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -70,3 +72,18 @@ def stop(proc: subprocess.Popen) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         raise
+
+
+@contextmanager
+def serving(log_path: Path, **env: str) -> Iterator[str]:
+    """A ready gunicorn (``start_gunicorn``'s settings) for the block; its base URL.
+
+    It must stop cleanly: a non-zero exit fails the test, with the server log.
+    """
+    proc, url = start_gunicorn(log_path, **env)
+    try:
+        wait_ready(proc, url, log_path)
+        yield url
+    finally:
+        code = stop(proc)
+    assert code == 0, log_path.read_text()

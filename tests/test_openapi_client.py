@@ -15,20 +15,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.server import ROOT, start_gunicorn, stop, wait_ready
-
-SAMPLES = ROOT / "tests" / "data" / "digits"
-PACKAGE = "multimodal_inference_service_client"
+from tests.reference import SAMPLES
+from tests.server import serving
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """The reference bundle behind real gunicorn, and a client package generated from it."""
     tmp = tmp_path_factory.mktemp("openapi-client")
-    log_path = tmp / "server.log"
-    proc, url = start_gunicorn(log_path)
-    try:
-        wait_ready(proc, url, log_path)
+    with serving(tmp / "server.log") as url:
         document = tmp / "openapi.json"
         document.write_bytes(requests.get(f"{url}/openapi.json", timeout=10).content)
         generator = Path(sys.executable).with_name("openapi-python-client")
@@ -47,8 +42,6 @@ def served(tmp_path_factory):
             sys.path.remove(str(out.parent))
             for name in [m for m in sys.modules if m == out.name or m.startswith(out.name + ".")]:
                 del sys.modules[name]
-    finally:
-        assert stop(proc) == 0, log_path.read_text()
 
 
 def _api(client_package, module: str):

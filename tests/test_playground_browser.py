@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import shutil
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.server import ROOT, start_gunicorn, stop, wait_ready
+from tests.reference import MANIFEST, SAMPLES
+from tests.server import ROOT, serving
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; .ci/run installs it
 CHROMIUM_ARGS = [
@@ -23,7 +23,6 @@ CHROMIUM_ARGS = [
 ]
 # A fake microphone (a beep) that needs no permission prompt, for the recording test.
 FAKE_MICROPHONE = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
-SAMPLES = ROOT / "tests" / "data" / "digits"
 DIGIT = "7"
 WORD = "seven"
 SCREENSHOT = ROOT / "build" / "playground.png"
@@ -31,21 +30,14 @@ TIMEOUT_MS = 30_000
 
 
 def _sample(modality: str) -> str:
-    with open(SAMPLES / "manifest.csv", encoding="utf-8") as f:
-        rows = csv.DictReader(f)
-        return next(r["item"] for r in rows if r["modality"] == modality and r["digit"] == DIGIT)
+    return next(item for digit, item in MANIFEST[modality] if digit == DIGIT)
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
     """The reference bundle served as the README's run command serves it."""
-    log_path = tmp_path_factory.mktemp("playground") / "server.log"
-    proc, url = start_gunicorn(log_path)
-    try:
-        wait_ready(proc, url, log_path)
+    with serving(tmp_path_factory.mktemp("playground") / "server.log") as url:
         yield url
-    finally:
-        stop(proc)
 
 
 @pytest.fixture

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import json
-from collections import defaultdict
 
 import pytest
 import requests
 
-from tests.server import ROOT, start_gunicorn, stop, wait_ready
+from tests.reference import BUNDLE, MANIFEST, SAMPLES
+from tests.server import serving
 from training.evaluate_digits import evaluate_samples
 
-BUNDLE = ROOT / "models" / "digits" / "1"
-SAMPLES = ROOT / "tests" / "data" / "digits"
 TARGETS = {
     "image": 0.90,
     "audio": 0.95,
@@ -23,16 +20,6 @@ TARGETS = {
 }
 
 
-def _manifest() -> dict[str, list[tuple[str, str]]]:
-    """modality -> [(digit, file name or text)]."""
-    rows = defaultdict(list)
-    with open(SAMPLES / "manifest.csv", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            rows[row["modality"]].append((row["digit"], row["item"]))
-    return rows
-
-
-MANIFEST = _manifest()
 METRICS = json.loads((BUNDLE / "metrics.json").read_text())
 
 
@@ -49,13 +36,8 @@ def test_recorded_accuracy_matches_a_fresh_evaluation():
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
     """The README's run command in effect: repo defaults, nothing pointed elsewhere."""
-    log_path = tmp_path_factory.mktemp("digits") / "server.log"
-    proc, url = start_gunicorn(log_path)
-    try:
-        wait_ready(proc, url, log_path)
+    with serving(tmp_path_factory.mktemp("digits") / "server.log") as url:
         yield url
-    finally:
-        stop(proc)
 
 
 def _top(url: str, files: dict, text: str | None = None) -> str:

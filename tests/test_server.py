@@ -9,19 +9,14 @@ import requests
 
 from tests.bundles import write_bundle
 from tests.media import audio_bytes, image_bytes
-from tests.server import START_TIMEOUT_S, start_gunicorn, stop, wait_ready
+from tests.server import START_TIMEOUT_S, serving, start_gunicorn
 
 
 @pytest.fixture(scope="module")
 def server(models_dir, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("gunicorn") / "server.log"
-    proc, url = start_gunicorn(log_path, MMS_MODELS_DIR=str(models_dir), MMS_DEFAULT_MODEL="tiny")
-    try:
-        wait_ready(proc, url, log_path)
+    with serving(log_path, MMS_MODELS_DIR=str(models_dir), MMS_DEFAULT_MODEL="tiny") as url:
         yield url, log_path
-    finally:
-        code = stop(proc)
-    assert code == 0, log_path.read_text()
 
 
 def test_multipart_predict_over_http(server):

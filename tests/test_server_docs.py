@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from tests.server import start_gunicorn, stop, wait_ready
+from tests.server import serving
 
 # Per operation: at most this many generated cases in each phase (positive and negative data),
 # derandomised so every CI run sends the same requests.
@@ -38,13 +38,8 @@ MUST_REACH = {
 @pytest.fixture(scope="module")
 def server(models_dir, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("gunicorn") / "server.log"
-    proc, url = start_gunicorn(log_path, MMS_MODELS_DIR=str(models_dir), MMS_DEFAULT_MODEL="tiny")
-    try:
-        wait_ready(proc, url, log_path)
+    with serving(log_path, MMS_MODELS_DIR=str(models_dir), MMS_DEFAULT_MODEL="tiny") as url:
         yield url, log_path
-    finally:
-        code = stop(proc)
-    assert code == 0, log_path.read_text()
 
 
 def test_urlencoded_form_over_http(server):

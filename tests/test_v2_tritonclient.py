@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import json
-from collections import defaultdict
 
 import numpy as np
 import pytest
@@ -13,37 +11,17 @@ import yaml
 from tritonclient.utils import InferenceServerException
 
 from app.preprocessing import ImagePreprocessor
-from tests.server import ROOT, start_gunicorn, stop, wait_ready
-
-BUNDLE = ROOT / "models" / "digits" / "1"
-SAMPLES = ROOT / "tests" / "data" / "digits"
-
-
-def _manifest() -> dict[str, list[tuple[str, str]]]:
-    """modality -> [(digit, file name or text)]."""
-    rows = defaultdict(list)
-    with open(SAMPLES / "manifest.csv", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            rows[row["modality"]].append((row["digit"], row["item"]))
-    return rows
-
-
-MANIFEST = _manifest()
+from tests.reference import BUNDLE, MANIFEST, SAMPLES
+from tests.server import serving
 
 
 @pytest.fixture(scope="module")
 def triton(tmp_path_factory):
     """A client of the service as a new user starts it: repo defaults, the digits bundle."""
-    log_path = tmp_path_factory.mktemp("v2") / "server.log"
-    proc, url = start_gunicorn(log_path)
-    try:
-        wait_ready(proc, url, log_path)
+    with serving(tmp_path_factory.mktemp("v2") / "server.log") as url:
         client = httpclient.InferenceServerClient(url.removeprefix("http://"))
         yield client
         client.close()
-    finally:
-        code = stop(proc)
-    assert code == 0, log_path.read_text()
 
 
 def _bytes_input(name: str, files: list[str], shape: list[int]) -> httpclient.InferInput:
