@@ -8,11 +8,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
-from flask_limiter.errors import RateLimitExceeded
-from werkzeug.exceptions import HTTPException
 
 from app.api.openapi import json_body, operation
-from app.api.ratelimit import retry_after_s
 from app.api.schemas import (
     V2Error,
     V2InferRequest,
@@ -33,7 +30,7 @@ from app.api.v2_codec import (
 )
 from app.api.v2_infer import infer as run_infer
 from app.errors import NotFound as ModelNotFound
-from app.errors import ServiceError, UnsupportedMediaType
+from app.errors import UnsupportedMediaType
 from app.lifecycle import READY, Lifecycle
 
 log = logging.getLogger(__name__)
@@ -267,40 +264,5 @@ def _error(
 
 
 def error_body(status: int, message: str, headers: dict[str, str]) -> ResponseReturnValue:
-    """The protocol's {"error": message}: for the app's handlers, on /v2 paths no view took."""
+    """The protocol's {"error": message}: how the app's error handlers answer on /v2 paths."""
     return _error(status, message, headers)
-
-
-@bp.errorhandler(ServiceError)
-def service_error(exc: ServiceError) -> ResponseReturnValue:
-    """The protocol's {"error": message} with the exception's status and headers."""
-    return _error(exc.status, exc.message, exc.headers)
-
-
-@bp.errorhandler(RateLimitExceeded)
-def rate_limited(exc: RateLimitExceeded) -> ResponseReturnValue:
-    """429 with Retry-After, in the protocol's shape."""
-    return _error(
-        429, f"rate limit of {exc.description} exceeded", {"Retry-After": str(retry_after_s())}
-    )
-
-
-@bp.errorhandler(HTTPException)
-def http_error(exc: HTTPException) -> ResponseReturnValue:
-    """Werkzeug's errors (404, 405, 413, ...) in the protocol's shape."""
-    status = exc.code or 500
-    headers = {}
-    if getattr(exc, "valid_methods", None):
-        headers["Allow"] = ", ".join(sorted(exc.valid_methods))
-    message = exc.description or exc.name
-    if status == 413:
-        limit = current_app.config["MAX_CONTENT_LENGTH"]
-        message = f"the request body is over its limit of {limit} bytes"
-    return _error(status, message, headers)
-
-
-@bp.errorhandler(Exception)
-def unexpected(exc: Exception) -> ResponseReturnValue:
-    """A bug: logged with its traceback; the client learns only the request id."""
-    log.exception("unhandled error for request %s", g.get("request_id"))
-    return _error(500, f"internal error; see the server log for request {g.get('request_id')}")
