@@ -16,6 +16,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 180
+# What each worker logs once its models are loaded and warmed (app/__init__.py).
+READY_LOG_LINE = "after start-up began"
 
 
 def free_port() -> int:
@@ -52,15 +54,21 @@ def start_gunicorn(
     return proc, f"http://127.0.0.1:{port}"
 
 
-def wait_ready(proc: subprocess.Popen, url: str, log_path: Path) -> float:
+def wait_ready(proc: subprocess.Popen, url: str, log_path: Path, workers: int = 1) -> float:
+    """Seconds until ``/readyz`` answers 200 and ``workers`` workers have logged they are ready.
+
+    With several workers ``/readyz`` answers for whichever accepts: one may be ready while another
+    is still loading (and would answer 503 loading).
+    """
     started = time.monotonic()
     while time.monotonic() - started < START_TIMEOUT_S:
         assert proc.poll() is None, log_path.read_text()
         try:
-            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return time.monotonic() - started
+            ready = requests.get(f"{url}/readyz", timeout=2).status_code == 200
         except requests.RequestException:
-            pass  # the worker is still importing TensorFlow and loading models
+            ready = False  # gunicorn is still binding its socket
+        if ready and log_path.read_text().count(READY_LOG_LINE) >= workers:
+            return time.monotonic() - started
         time.sleep(0.25)
     raise AssertionError(f"not ready after {START_TIMEOUT_S} s:\n{log_path.read_text()}")
 

@@ -66,7 +66,7 @@ def server(models_dir, memcached, tmp_path_factory):
         MMS_RATE_LIMIT_STORAGE_URI=memcached,
     )
     try:
-        wait_ready(proc, url, log_path)
+        wait_ready(proc, url, log_path, workers=2)
         yield url, log_path
     finally:
         code = stop(proc)
