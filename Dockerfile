@@ -22,13 +22,15 @@ RUN /opt/venv/bin/pip install --no-cache-dir --only-binary=:all: \
 
 # Runtime: the interpreter, the virtualenv and the service; no compilers, no pip cache.
 FROM ${PYTHON_IMAGE}
-# Numeric user and group so that Kubernetes' runAsNonRoot can verify them without /etc/passwd.
+# Numeric user and group so that Kubernetes' runAsNonRoot can verify them without /etc/passwd;
+# /models is the empty mount point for a user's own bundles.
 RUN groupadd --system --gid 10001 mms \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
-        --shell /usr/sbin/nologin mms
+        --shell /usr/sbin/nologin mms \
+    && mkdir /models
 COPY --from=builder /opt/venv /opt/venv
-# The numba cache and the Prometheus multiprocess files go under /tmp, so the image also runs
-# with a read-only root filesystem (docker run --read-only --tmpfs /tmp; an emptyDir on /tmp).
+# The numba cache and the Prometheus multiprocess files go under /tmp, so with a read-only root
+# filesystem only /tmp needs to be writable (docker run --read-only --tmpfs /tmp; an emptyDir).
 # MMS_MODELS_DIR is the baked-in reference bundle; mount your own and point it there:
 #   -v ./my-models:/models -e MMS_MODELS_DIR=/models -e MMS_DEFAULT_MODEL=<name>
 ENV PATH=/opt/venv/bin:$PATH \
