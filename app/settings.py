@@ -41,7 +41,8 @@ class Settings:
     pinned_versions: dict[str, int] = field(default_factory=dict)
     """Version to serve per model name (env: name=version,name=version); else the highest."""
     device: str = "auto"
-    """auto (first GPU if one is visible, else CPU), cpu, or gpu:N."""
+    """auto (first GPU if one is visible, else CPU), cpu, gpu (first GPU; stop if none), or gpu:N.
+    A GPU asked for but not visible stops the start-up with a message saying so."""
     batching: BatchingSettings = field(default_factory=BatchingSettings)
     """Batching defaults for every model (env: MMS_MAX_BATCH_SIZE and friends)."""
     model_batching: dict[str, dict[str, Any]] = field(default_factory=dict)

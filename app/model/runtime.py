@@ -8,6 +8,13 @@ from dataclasses import dataclass
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
+# Said when a GPU was demanded and TensorFlow sees none: the two usual causes, and the way out.
+NO_GPU = (
+    "device {wanted!r} (MMS_DEVICE) asks for a GPU, but no GPU is visible to TensorFlow: give "
+    "the process one (docker run --gpus all, with the NVIDIA Container Toolkit on the host; "
+    "check nvidia-smi and CUDA_VISIBLE_DEVICES), or run on the CPU with MMS_DEVICE=cpu "
+    "(or MMS_DEVICE=auto: a GPU when there is one, else the CPU)"
+)
 
 
 @dataclass(frozen=True)
@@ -66,11 +73,18 @@ def _choose(wanted: str, n_gpus: int) -> str:
     wanted = wanted.strip().lower()
     if wanted == "cpu" or (wanted == "auto" and n_gpus == 0):
         return "CPU:0"
-    if wanted == "auto":
+    if wanted in ("auto", "gpu"):
+        if n_gpus == 0:  # only "gpu" gets here: auto without a GPU took the CPU above
+            raise ValueError(NO_GPU.format(wanted=wanted))
         return "GPU:0"
     if wanted.startswith("gpu:") and wanted[4:].isdigit():
         index = int(wanted[4:])
+        if n_gpus == 0:
+            raise ValueError(NO_GPU.format(wanted=wanted))
         if index >= n_gpus:
-            raise ValueError(f"device {wanted!r} asked for, but {n_gpus} GPU(s) are visible")
+            raise ValueError(
+                f"device {wanted!r} asked for, but {n_gpus} GPU(s) are visible (gpu:0 to "
+                f"gpu:{n_gpus - 1})"
+            )
         return f"GPU:{index}"
-    raise ValueError(f"device {wanted!r}; expected auto, cpu or gpu:N")
+    raise ValueError(f"device {wanted!r}; expected auto, cpu, gpu or gpu:N")

@@ -16,6 +16,8 @@ from app.model.runtime import _choose
         ("CPU", 0, "CPU:0"),
         ("gpu:1", 2, "GPU:1"),
         (" gpu:0 ", 1, "GPU:0"),
+        ("gpu", 1, "GPU:0"),
+        ("GPU", 2, "GPU:0"),
     ],
 )
 def test_device_choice(wanted, gpus, device):
@@ -26,8 +28,9 @@ def test_device_choice(wanted, gpus, device):
     "wanted,gpus,fragment",
     [
         ("gpu:1", 1, "1 GPU"),
-        ("gpu:0", 0, "0 GPU"),
-        ("tpu", 0, "expected auto, cpu or gpu:N"),
+        ("gpu:0", 0, "no GPU is visible"),
+        ("gpu", 0, "no GPU is visible.*MMS_DEVICE=cpu"),
+        ("tpu", 0, "expected auto, cpu, gpu or gpu:N"),
         ("gpu:x", 1, "expected"),
     ],
 )

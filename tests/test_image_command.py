@@ -1,0 +1,110 @@
+"""The image's own command, run against a copy of the tree laid out as the Dockerfile lays it.
+
+No Docker engine here, so the test does what the final stage does: copies what its COPY lines
+copy (through .dockerignore) into a temporary root, applies its ENV and WORKDIR, and runs its CMD
+with the HEALTHCHECK beside it. Only the bind address changes, to a free loopback port. A file
+the image forgets to COPY, a wrong ENV or a broken command fails here before anyone builds.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import requests
+
+from tests.dockerfile import ROOT, ImageLayout, final_layout
+from tests.server import free_port, wait_ready
+
+SAMPLES = ROOT / "tests" / "data" / "digits"
+DOCKER_STOP_GRACE_S = 45  # docker stop -t 45, compose stop_grace_period: 45s (README "Docker")
+
+
+def _healthcheck(layout: ImageLayout, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run the HEALTHCHECK's exec-form command as Docker would inside the container."""
+    check = layout.stage.last("HEALTHCHECK")
+    assert check.json, "HEALTHCHECK must be exec form"
+    return subprocess.run(
+        layout.argv(check.value[1:]),
+        cwd=layout.cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+
+
+def _get(url: str) -> int | None:
+    try:
+        return requests.get(url, timeout=2).status_code
+    except requests.RequestException:
+        return None  # gunicorn not listening yet
+
+
+def test_image_command_serves_the_reference_model_and_stops_on_sigterm(tmp_path):
+    layout = final_layout(tmp_path / "image")
+    port = free_port()
+    env = {**layout.env, "MMS_BIND": f"127.0.0.1:{port}"}
+    url = f"http://127.0.0.1:{port}"
+    cmd = layout.stage.last("CMD")
+    assert cmd.json, "CMD must be exec form, so gunicorn is PID 1 and gets docker stop's SIGTERM"
+    log_path = tmp_path / "stdout.log"
+    # stderr apart: TensorFlow's C++ runtime writes its own plain lines there, before Python's
+    # logging exists; the service's and gunicorn's lines all go to stdout.
+    with open(log_path, "wb") as log, open(tmp_path / "stderr.log", "wb") as err:
+        proc = subprocess.Popen(
+            layout.argv(cmd.value), cwd=layout.cwd, env=env, stdout=log, stderr=err
+        )
+    # The probe as the image has it: MMS_BIND's wildcard host, which it must map to loopback.
+    probe_env = {**env, "MMS_BIND": f"0.0.0.0:{port}"}
+    try:
+        # Liveness, not readiness: healthy while the models still load (/readyz 503).
+        while _get(f"{url}/healthz") != 200:
+            assert proc.poll() is None, log_path.read_text()
+            time.sleep(0.05)
+        assert _get(f"{url}/readyz") == 503, "ready before the probe ran: no loading phase seen"
+        loading = _healthcheck(layout, probe_env)
+        assert loading.returncode == 0, loading.stderr
+        wait_ready(proc, url, log_path)
+        assert requests.get(f"{url}/healthz", timeout=5).json() == {"status": "alive"}
+        assert requests.get(f"{url}/readyz", timeout=5).json() == {"status": "ready"}
+        files = {
+            "image": (SAMPLES / "image_7_0.png").read_bytes(),
+            "audio": (SAMPLES / "audio_7_0.wav").read_bytes(),
+        }
+        answer = requests.post(f"{url}/predict", files=files, data={"text": "seven"}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["outputs"]["digit"][0]["label"] == "7"
+        # MMS_DEVICE=auto on a machine without a GPU: the CPU, said in metadata and metrics.
+        assert requests.get(f"{url}/v1/models/digits", timeout=5).json()["device"] == "CPU:0"
+        metrics = requests.get(f"{url}/metrics", timeout=5).text
+        assert 'mms_model_info{device="CPU:0",model="digits",version="1"} 1.0' in metrics
+        healthy = _healthcheck(layout, probe_env)
+        assert healthy.returncode == 0, healthy.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        code = proc.wait(DOCKER_STOP_GRACE_S)
+    took = time.monotonic() - stopped
+    assert code == 0, log_path.read_text()[-3000:]
+    assert took < DOCKER_STOP_GRACE_S
+
+    # Every line on stdout is JSON (MMS_LOG_FORMAT=json), and the models came from the layout.
+    lines, not_json = [], []
+    for line in log_path.read_text().splitlines():
+        try:
+            lines.append(json.loads(line))
+        except json.JSONDecodeError:
+            not_json.append(line)
+    assert not_json == []
+    events = {line.get("event"): line for line in lines}
+    assert events["device"]["device"] == "CPU:0" and events["device"]["gpus_visible"] == 0
+    assert events["model_loaded"]["device"] == "CPU:0"
+    assert events["model_loaded"]["path"].startswith(env["MMS_MODELS_DIR"])
+    # Stopped: the same probe now reports unhealthy.
+    unhealthy = _healthcheck(layout, probe_env)
+    assert unhealthy.returncode == 1
+    assert "/healthz" in unhealthy.stderr
