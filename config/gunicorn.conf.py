@@ -33,7 +33,11 @@ preload_app = False
 timeout = int(os.environ.get("MMS_WORKER_TIMEOUT", "120"))
 # From SIGTERM to SIGKILL: must cover drain_delay_s plus the longest request (request_timeout_s).
 graceful_timeout = int(os.environ.get("MMS_GRACEFUL_TIMEOUT", "40"))
-keepalive = int(os.environ.get("MMS_KEEPALIVE", "5"))
+# Longer than any balancer's idle time-out in front (deploy/nginx/mms.conf: 60 s, also AWS ALB's
+# default), so the balancer, not gunicorn, closes an idle connection: otherwise a request the
+# balancer sends as gunicorn closes dies with a reset, and nginx does not resend a POST on its own.
+# Idle connections wait in the poller, not in a thread, so keeping them costs little.
+keepalive = int(os.environ.get("MMS_KEEPALIVE", "75"))
 forwarded_allow_ips = os.environ.get("MMS_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # The app logs one line per request itself (app/observability/), so gunicorn's access log is off
 # unless asked for; its own lines (boots, exits) take the service's log_format.
