@@ -19,6 +19,9 @@ from tests.deploy.manifests import (
 # Model load + warm-up may take minutes on a GPU (CUDA start, kernel compilation, a large bundle).
 MIN_STARTUP_BUDGET_S = 300
 QUEUE_METRIC = "mms_queue_depth"
+# Measured RSS of a replica (docs/deployment.md): master + the bench bundle's worker after a soak.
+MEASURED_REPLICA_MIB = 61 + 1063
+MEBI = {"Mi": 1, "Gi": 1024}
 
 
 def _pod_specs() -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
@@ -59,6 +62,14 @@ def test_container_port_is_the_bind_port_and_one_worker_per_gpu(pod):
     assert [p["containerPort"] for p in container["ports"]] == [bind_port]
     assert conf["workers"] == 1
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+
+
+def test_memory_request_covers_the_measured_replica(pod):
+    _, container, _, _, _ = pod
+    resources = container["resources"]
+    request, limit = (_mib(resources[kind]["memory"]) for kind in ("requests", "limits"))
+    assert MEASURED_REPLICA_MIB <= request <= limit
+    assert "cpu" in resources["requests"]  # the CPU autoscalers' utilisation is of this request
 
 
 def test_probes_hit_the_right_routes_on_the_bind_port(pod, app, client):
@@ -118,3 +129,8 @@ def test_queue_depth_variant_scales_on_a_metric_the_service_exports(client):
     assert rule["name"]["as"] == QUEUE_METRIC
     scrape = client.get("/metrics").get_data(as_text=True)
     assert f"# TYPE {QUEUE_METRIC} gauge" in scrape
+
+
+def _mib(quantity: str) -> int:
+    """A Kubernetes memory quantity in Mi or Gi, as MiB."""
+    return int(quantity[:-2]) * MEBI[quantity[-2:]]
