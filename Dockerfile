@@ -48,13 +48,13 @@ WORKDIR /srv
 COPY config/ config/
 COPY app/ app/
 COPY models/ models/
-COPY wsgi.py healthcheck.py ./
+COPY wsgi.py ./
 USER 10001:10001
 EXPOSE 8000
 # Liveness only (/healthz answers while models load and while draining); readiness is /readyz,
 # for the balancer or Kubernetes' readinessProbe, not for Docker's health status.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-    CMD ["python", "healthcheck.py"]
+    CMD ["python", "app/healthcheck.py"]
 # gunicorn as PID 1 gets SIGTERM from docker stop: /readyz turns 503 at once, the worker serves
 # on for drain_delay_s (5 s), then finishes accepted requests within MMS_GRACEFUL_TIMEOUT (40 s).
 # Give docker stop more than that: docker stop -t 45, compose stop_grace_period: 45s.

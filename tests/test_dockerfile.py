@@ -67,7 +67,7 @@ def test_healthcheck_is_liveness_with_a_start_period():
     check = runtime.last("HEALTHCHECK")
     assert check.json and check.value[0] == "CMD"
     assert "--start-period=30s" in check.flags
-    assert (ROOT / "healthcheck.py").read_text().count('LIVENESS_PATH = "/healthz"') == 1
+    assert (ROOT / "app" / "healthcheck.py").read_text().count('LIVENESS_PATH = "/healthz"') == 1
 
 
 def test_env_port_and_writable_directories():
