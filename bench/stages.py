@@ -160,11 +160,14 @@ def measure(bundle_dir: Path, workload: Workload, *, repeats: int = DEFAULT_REPE
                for spec in bundle.inputs.values()}  # fmt: skip
         max_batch = compiled.buckets[-1]
         batches = {size: {k: np.stack([v] * size) for k, v in row.items()}
-                   for size in (1, max_batch)}  # fmt: skip
+                   for size in compiled.buckets}  # fmt: skip
         process = time.process_time
+        by_batch = {
+            size: _median_ms(lambda b=batch: compiled(b), max(3, repeats // size), process)
+            for size, batch in batches.items()
+        }
         timed["inference_b1"] = _median_ms(lambda: compiled(batches[1]), repeats, process)
-        per_batch = _median_ms(lambda: compiled(batches[max_batch]), max(3, repeats // 4), process)
-        timed["inference_max"] = (per_batch[0] / max_batch, per_batch[1] / max_batch)
+        timed["inference_max"] = tuple(ms / max_batch for ms in by_batch[max_batch])
         output = {k: v[0] for k, v in compiled(batches[1]).items()}
         timed["postprocess"] = _median_ms(
             lambda: predictor._postprocess(output, TOP_K), repeats, thread
@@ -194,6 +197,11 @@ def measure(bundle_dir: Path, workload: Workload, *, repeats: int = DEFAULT_REPE
         "max_batch": max_batch,
         "clock": {"default": "time.thread_time", "process_clock_stages": list(PROCESS_CLOCK)},
         "stages": stages,
+        # Per batch, at every bucket size the service pads to: for the live mean batch size.
+        "inference_per_batch": {
+            str(size): {"cpu_ms": round(c, 3), "wall_ms": round(w, 3)}
+            for size, (c, w) in by_batch.items()
+        },
         "predict_path": {"cpu_ms": round(predict[0], 3), "wall_ms": round(predict[1], 3)},
         "floors": floors,
         "loadavg": os.getloadavg(),
@@ -313,6 +321,15 @@ def table_rows(section: dict) -> list[list[str]]:
                  f"{path['wall_ms']:.2f}", "", "in-process, no HTTP"])  # fmt: skip
     live = section.get("live") or {}
     server_cpu = live.get("server_cpu_ms_per_request")
+    mean_batch = (live.get("metrics_means") or {}).get("mms_batch_size", {}).get("mean")
+    if mean_batch and inproc.get("inference_per_batch"):
+        # The live batches were smaller than the max: the sum again with inference per sample at
+        # the live mean batch size (per-batch cost interpolated between the bucket sizes).
+        sample_cpu = _per_sample_at(inproc["inference_per_batch"], mean_batch)
+        total_cpu += sample_cpu - stages["inference_max"]["cpu_ms"]
+        label = f"**in-process sum, inference at the live mean batch {mean_batch:.1f}**"
+        note = f"inference {sample_cpu:.2f} ms/sample"
+        rows.append([label, f"{total_cpu:.2f}", "", "", note])
     if server_cpu is not None:
         overhead = server_cpu - total_cpu
         rows.append([f"**live server CPU per request** (c={live['concurrency']})",
@@ -320,6 +337,15 @@ def table_rows(section: dict) -> list[list[str]]:
         rows.append(["HTTP/gunicorn/threading/batching overhead (live - sum)", f"{overhead:.2f}",
                      "", f"{100.0 * overhead / server_cpu:.1f}% of live", ""])  # fmt: skip
     return rows
+
+
+def _per_sample_at(per_batch: dict[str, dict[str, float]], rows: float) -> float:
+    """CPU ms per sample of a batch of ``rows`` (may be fractional), from the bucket costs."""
+    import numpy as np
+
+    sizes = sorted(int(size) for size in per_batch)
+    costs = [per_batch[str(size)]["cpu_ms"] for size in sizes]
+    return float(np.interp(rows, sizes, costs)) / rows
 
 
 def markdown(section: dict) -> str:
@@ -366,7 +392,16 @@ def write_chart(section: dict, path: Path) -> bool:
     labels.append("in-process sum")
     values.append(sum(values[:]))
     colours.append("tab:green")
-    server_cpu = (section.get("live") or {}).get("server_cpu_ms_per_request")
+    live = section.get("live") or {}
+    mean_batch = (live.get("metrics_means") or {}).get("mms_batch_size", {}).get("mean")
+    per_batch = section["in_process"].get("inference_per_batch")
+    if mean_batch and per_batch:
+        labels.append(f"sum at live batch {mean_batch:.1f}")
+        values.append(
+            values[-1] - stages["inference_max"]["cpu_ms"] + _per_sample_at(per_batch, mean_batch)
+        )
+        colours.append("tab:olive")
+    server_cpu = live.get("server_cpu_ms_per_request")
     if server_cpu is not None:
         labels.append("live server CPU / request")
         values.append(server_cpu)

@@ -50,18 +50,23 @@ def test_table_and_chart_from_a_measurement(tmp_path: Path):
             "stages": {key: {"cpu_ms": 1.0, "wall_ms": 1.5} for key, _, _ in stages.STAGES},
             "predict_path": {"cpu_ms": 13.0, "wall_ms": 14.0},
             "floors": {key: "f" for key, _, _ in stages.STAGES},
+            "inference_per_batch": {"1": {"cpu_ms": 1.0}, "4": {"cpu_ms": 2.0}},
         },
         "live": {
             "concurrency": 8,
             "throughput_rps": 50.0,
             "server_cpu_ms_per_request": 16.0,
             "timing_ms": {"preprocess": 9.0},
-            "metrics_means": {"mms_batch_size": {"mean": 3.2, "count": 10}},
+            "metrics_means": {"mms_batch_size": {"mean": 2.0, "count": 10}},
         },
     }
     files = stages.write(section, tmp_path)
     table = Path(files["table"]).read_text()
     summed = sum(1 for _, _, counted in stages.STAGES if counted)
     assert f"| **in-process sum** | {summed:.2f} |" in table
-    assert f"| {16.0 - summed:.2f} |" in table  # the overhead row: live minus the sum
+    # A batch of 2 lies a third of the way from 1 row (1 ms) to 4 rows (2 ms): 4/3 ms, so the
+    # model costs 2/3 ms per sample at the live mean batch instead of 1 ms at the max batch.
+    at_live_batch = summed - 1.0 + (4.0 / 3.0) / 2
+    assert f"live mean batch 2.0** | {at_live_batch:.2f} |" in table
+    assert f"| {16.0 - at_live_batch:.2f} |" in table  # the overhead row: live minus that sum
     assert Path(files["chart"]).read_bytes().startswith(b"\x89PNG")
