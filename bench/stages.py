@@ -328,7 +328,7 @@ def table_rows(section: dict) -> list[list[str]]:
         sample_cpu = _per_sample_at(inproc["inference_per_batch"], mean_batch)
         total_cpu += sample_cpu - stages["inference_max"]["cpu_ms"]
         label = f"**in-process sum, inference at the live mean batch {mean_batch:.1f}**"
-        note = f"inference {sample_cpu:.2f} ms/sample"
+        note = f"inference {sample_cpu:.2f} ms/sample (interpolated; bucket padding not counted)"
         rows.append([label, f"{total_cpu:.2f}", "", "", note])
     if server_cpu is not None:
         overhead = server_cpu - total_cpu
@@ -356,7 +356,7 @@ def markdown(section: dict) -> str:
     inproc = section["in_process"]
     lines.append("")
     lines.append(
-        f"In-process: one thread, median of {inproc['repeats']} runs, max batch "
+        f"- In-process: one thread, median of {inproc['repeats']} runs, max batch "
         f"{inproc['max_batch']}; inference and Predictor.predict timed with the process clock "
         f"(TensorFlow's pool threads), the rest with time.thread_time. Load average at the time: "
         f"{', '.join(f'{x:.2f}' for x in inproc['loadavg'])}."
@@ -365,14 +365,15 @@ def markdown(section: dict) -> str:
     if live:
         timing = ", ".join(f"{k} {v}" for k, v in live["timing_ms"].items())
         lines.append(
-            f"Live (c={live['concurrency']}, {live['throughput_rps']} req/s): the service's "
+            f"- Live (c={live['concurrency']}, {live['throughput_rps']} req/s): the service's "
             f"timing_ms means: {timing or 'none'}."
         )
         metrics = "; ".join(
             f"{key.removeprefix('mms_')} {value['mean']}"
             for key, value in live["metrics_means"].items()
         )
-        lines.append(f"Live /metrics means (ms; batch size in rows): {metrics or 'none'}.")
+        where = "over the whole run (ms; batch size in rows)"
+        lines.append(f"- Live /metrics means, {where}: {metrics or 'none'}.")
     return "\n".join(lines)
 
 
