@@ -313,6 +313,9 @@ def table_rows(section: dict) -> list[list[str]]:
         if key not in stages:
             continue
         cpu, wall = stages[key]["cpu_ms"], stages[key]["wall_ms"]
+        per_batch = inproc.get("inference_per_batch", {}).get(str(inproc["max_batch"]))
+        if key == "inference_max" and per_batch:
+            label = f"{label} {inproc['max_batch']} (per batch {per_batch['cpu_ms']:.1f} ms)"
         share = f"{100.0 * cpu / total_cpu:.1f}%" if counted and total_cpu else "(not summed)"
         rows.append([label, f"{cpu:.2f}", f"{wall:.2f}", share, floors.get(key, "")])
     rows.append(["**in-process sum**", f"{total_cpu:.2f}", f"{total_wall:.2f}", "100%", ""])
