@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.progress import track
-from bench import report, servers
+from bench import report, servers, stages
 from bench.loadgen import Target, run_count, run_level
 from bench.workload import make_workload
 
@@ -44,6 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--soak-concurrency", type=int, default=8)
     parser.add_argument("--pipeline-duration", type=float, help="default: --duration")
     parser.add_argument("--batch", type=int, default=16, help="pipeline limit's batch size")
+    parser.add_argument("--stage-repeats", type=int, default=stages.DEFAULT_REPEATS,
+                        help="runs per stage of the per-stage cost table")  # fmt: skip
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
     args = parser.parse_args(argv)
@@ -115,6 +117,8 @@ def bench_server(name: str, args: argparse.Namespace, env: dict, body: bytes, ct
             )
         result["workers_after_sweep"] = servers.snapshot(server)
         result["metrics_trace_lines"] = _trace_metrics(server.port)
+        if name == "ours":  # the stage histograms over the whole sweep, for the stage table
+            result["stage_metrics"] = stages.scrape_stage_metrics(server.port)
         if name == "ours" and args.soak:
             result["soak"] = soak(server, target, args.soak_requests, args.soak_concurrency)
         return result
@@ -174,6 +178,19 @@ def pipeline_limit(bundle_dir: Path, workload_dir: Path, args: argparse.Namespac
     return json.loads(out.read_text())
 
 
+def stage_costs(bundle_dir: Path, workload_dir: Path, args: argparse.Namespace, ours: dict) -> dict:
+    """The per-stage table: in-process stages beside ours at its peak (CPU, timing_ms, metrics)."""
+    in_process = stages.measure_in_subprocess(
+        bundle_dir, workload_dir, args.cache_dir / "stages.json",
+        args.cache_dir / "logs" / "stages.log", args.stage_repeats,
+    )  # fmt: skip
+    peak = report._peak(ours["sweep"])
+    live = stages.live_figures(peak, ours.get("stage_metrics", {}))
+    section = {"in_process": in_process, "live": live}
+    stages.write(section, args.results_dir)
+    return section
+
+
 def _run_logged(command: list[str], log_path: Path) -> None:
     """Run a Python helper with the servers' environment, its output into ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -229,13 +246,18 @@ def main(argv: list[str] | None = None) -> int:
         results["servers"][name] = bench_server(name, args, env, body, ctype)
     print("[bench] measuring the pipeline limit", flush=True)
     results["pipeline"] = pipeline_limit(bundle_dir, workload_dir, args)
+    print("[bench] measuring the per-stage costs", flush=True)
+    results["stages"] = stage_costs(bundle_dir, workload_dir, args, results["servers"]["ours"])
     results["meta"]["loadavg_end"] = os.getloadavg()
     results["meta"]["wall_s"] = round(time.time() - started, 1)
     results["summary"] = report.summarize(results)
     report.write_results(results, args.results_dir)
     print()
     print(report.text_table(results))
-    print(f"\nresults: {', '.join(results['files'].values())}")
+    print()
+    print(stages.markdown(results["stages"]))
+    written = [*results["files"].values(), *results["stages"]["files"].values()]
+    print(f"\nresults: {', '.join(written)}")
     return 0
 
 

@@ -32,7 +32,7 @@ def run_bench(tmp_path: Path) -> tuple[int, str]:
     command = [
         sys.executable, "-m", "bench.run", "--duration", "1", "--warmup", "0.5",
         "--concurrency", "1,2", "--soak", "--soak-requests", "20", "--soak-concurrency", "2",
-        "--pipeline-duration", "1", "--cache-dir", str(tmp_path / "cache"),
+        "--pipeline-duration", "1", "--stage-repeats", "3", "--cache-dir", str(tmp_path / "cache"),
         "--results-dir", str(tmp_path / "results"),
     ]  # fmt: skip
     with open(log_path, "wb") as log:
@@ -78,3 +78,9 @@ def test_benchmark_smoke_run(tmp_path):
     assert (tmp_path / "results" / "table.md").read_text().startswith("| server |")
     if importlib.util.find_spec("matplotlib"):
         assert (tmp_path / "results" / "chart.png").stat().st_size > 0
+    # The per-stage section: every stage measured, the live CPU and /metrics histograms read.
+    stage_costs = results["stages"]
+    assert all(v["cpu_ms"] > 0 for v in stage_costs["in_process"]["stages"].values())
+    assert stage_costs["live"]["server_cpu_ms_per_request"] > 0
+    assert stage_costs["live"]["metrics_means"]["mms_batch_size"]["mean"] >= 1
+    assert "live - sum" in (tmp_path / "results" / "stages.md").read_text()
