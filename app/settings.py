@@ -53,7 +53,7 @@ class Settings:
     """TensorFlow threads inside one op; 0: half the CPU cores (preprocessing uses the rest)."""
     tf_inter_op_threads: int = 0
     """TensorFlow ops run at once; 0: 1 (a small fused model has little op parallelism)."""
-    inference_runtime: str = "tensorflow"
+    inference_runtime: str = "auto"
     """tensorflow, onnx (the model exported to ONNX, run by ONNX Runtime on the CPU), or auto
     (onnx when the device is the CPU). ONNX is served only when its outputs match Keras within
     onnx_parity_tolerance at load time; otherwise the model runs on TensorFlow, logged why."""

@@ -27,21 +27,20 @@ def _serving(settings, **changes):
 
 
 @pytest.fixture(scope="module")
-def onnx_app(settings, tmp_path_factory):
-    cache = tmp_path_factory.mktemp("onnx-cache")
-    app = _serving(settings, inference_runtime="onnx", onnx_cache_dir=str(cache))
+def tensorflow_app(settings):
+    app = _serving(settings, inference_runtime="tensorflow")
     yield app
     app.extensions["lifecycle"].close()
 
 
-def test_default_runtime_is_shown(client):
-    assert client.get("/v1/models/tiny").json["runtime"] == "tensorflow"
+def test_default_runtime_on_the_cpu_is_onnx(client):
+    assert client.get("/v1/models/tiny").json["runtime"] == "onnxruntime"
 
 
-def test_onnx_runtime_is_shown_and_answers_like_tensorflow(onnx_app, client):
-    onnx_client = onnx_app.test_client()
-    assert onnx_client.get("/v1/models/tiny").json["runtime"] == "onnxruntime"
-    got, want = _post(onnx_client), _post(client)
+def test_onnx_answers_like_tensorflow(tensorflow_app, client):
+    tf_client = tensorflow_app.test_client()
+    assert tf_client.get("/v1/models/tiny").json["runtime"] == "tensorflow"
+    got, want = _post(client), _post(tf_client)
     assert [i["label"] for i in got["label"]] == [i["label"] for i in want["label"]]
     for a, b in zip(got["label"], want["label"], strict=True):
         assert a["score"] == pytest.approx(b["score"], abs=1e-4)
