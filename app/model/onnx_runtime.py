@@ -47,6 +47,10 @@ def export_cached(bundle: Bundle, cache_dir: Path) -> Path:
             warnings.simplefilter("ignore", DeprecationWarning)
             bundle.model.export(tmp, format="onnx", verbose=False)
         os.replace(tmp, target)
+        # Older exports of this name/version are from replaced model files: keep the folder small.
+        for stale in cache_dir.glob(f"{bundle.name}-{bundle.version}-*.onnx"):
+            if stale != target:
+                stale.unlink(missing_ok=True)
     finally:
         converter_log.setLevel(level)
         Path(tmp).unlink(missing_ok=True)

@@ -27,9 +27,11 @@ def onnx_settings(settings, tmp_path):
 
 def test_tiny_bundle_runs_on_onnx_runtime_with_keras_outputs(onnx_settings, models_dir, tmp_path):
     bundle = load_bundle(models_dir / "tiny" / "1")
+    (tmp_path / "tiny-1-0123456789abcdef0123.onnx").write_bytes(b"an export of a replaced file")
     inference = build_inference(bundle, onnx_settings, CPU, max_batch_size=4)
     assert inference.runtime == "onnxruntime" and isinstance(inference.model, OnnxModel)
-    assert [p.suffix for p in tmp_path.iterdir()] == [".onnx"]  # cached, no partial files left
+    # Cached; no partial files left, and the stale export of the same name/version is gone.
+    assert list(tmp_path.iterdir()) == [inference.model.path]
     keras = CompiledModel(bundle, device="/CPU:0", max_batch_size=4)
     for rows in (1, 3, 4, 7):  # 7: more rows than a chunk and than the largest bucket
         batch = probe_batch(bundle, rows, seed=rows)
