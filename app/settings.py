@@ -53,6 +53,18 @@ class Settings:
     """TensorFlow threads inside one op; 0: half the CPU cores (preprocessing uses the rest)."""
     tf_inter_op_threads: int = 0
     """TensorFlow ops run at once; 0: 1 (a small fused model has little op parallelism)."""
+    inference_runtime: str = "auto"
+    """tensorflow, onnx (the model exported to ONNX, run by ONNX Runtime on the CPU), or auto
+    (onnx when the device is the CPU). ONNX is served only when its outputs match Keras within
+    onnx_parity_tolerance at load time; otherwise the model runs on TensorFlow, logged why."""
+    onnx_cache_dir: str = ""
+    """Folder of ONNX files exported from bundles, keyed by model file hash; empty: the system
+    temp dir's mms-onnx/."""
+    onnx_parity_tolerance: float = 1e-4
+    """Largest absolute difference of any output between ONNX Runtime and Keras at load time."""
+    onnx_chunk_size: int = 4
+    """Rows per ONNX Runtime call (a batch runs in chunks); 0: the whole batch. Measured on the
+    bench model: per-row CPU is flat to 4 rows and 35% higher at 16."""
     preprocess_concurrency: int = 0
     """Requests preprocessing at once per worker; 0: one per CPU core. Other request threads
     wait their turn, so more requests than cores can be in flight to fill batches."""

@@ -79,6 +79,10 @@ class OutputMetadata(TypedDict):
 class ModelMetadata(ModelSummary):
     description: str
     device: str
+    runtime: Annotated[
+        Literal["tensorflow", "onnxruntime"],
+        Field(description="what runs the model: TensorFlow, or ONNX Runtime (inference_runtime)"),
+    ]
     inputs: list[InputMetadata]
     outputs: list[OutputMetadata]
 

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 from app.errors import BundleError, NotFound
 from app.model.batcher import DynamicBatcher
 from app.model.bundle import load_bundle
-from app.model.inference import CompiledModel
 from app.model.predictor import Predictor
 from app.model.runtime import Device
+from app.model.runtimes import build_inference
 from app.model.warmup import warm_up_preprocessors
 from app.preprocessing.base import ignore_size
 from app.settings import Settings
@@ -63,6 +63,7 @@ class ModelRegistry:
         limits = settings.preprocessing_limits()
         self._predictors: dict[tuple[str, int], Predictor] = {}
         self._metrics: dict[tuple[str, int], ModelMetrics] = {}
+        self.runtimes: dict[tuple[str, int], str] = {}
         slots = threading.BoundedSemaphore(settings.preprocess_concurrency or settings.cpu_cores())
         for name, versions in self.versions.items():
             batching = settings.batching_for(name)
@@ -75,9 +76,11 @@ class ModelRegistry:
                 if metrics is not None:
                     model_metrics = metrics.for_model(name, version, device.description)
                     self._metrics[(name, version)] = model_metrics
-                compiled = CompiledModel(
-                    bundle, device=device.tf_name, max_batch_size=batching.max_batch_size
+                inference = build_inference(
+                    bundle, settings, device, max_batch_size=batching.max_batch_size
                 )
+                self.runtimes[(name, version)] = inference.runtime
+                compiled = inference.model
                 batcher = DynamicBatcher(
                     compiled,
                     batching,
@@ -94,16 +97,18 @@ class ModelRegistry:
                     metrics=model_metrics,
                 )
                 log.info(
-                    "loaded %s/%s from %s",
+                    "loaded %s/%s from %s (runtime %s)",
                     name,
                     version,
                     bundle.path,
+                    inference.runtime,
                     extra={
                         "event": "model_loaded",
                         "model": name,
                         "version": version,
                         "path": str(bundle.path),
                         "device": device.description,
+                        "runtime": inference.runtime,
                         "load_s": round(time.perf_counter() - started, 3),
                     },
                 )
@@ -197,6 +202,7 @@ class ModelRegistry:
             "ready": ready,
             "description": bundle.description,
             "device": self.device.description,
+            "runtime": self.runtimes[(name, self.served[name])],
             "inputs": [
                 {
                     "name": spec.name,

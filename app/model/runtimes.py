@@ -1,0 +1,99 @@
+"""Which runtime runs a bundle's model: TensorFlow, or ONNX Runtime when it matches Keras."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.model.bundle import Bundle
+from app.model.inference import CompiledModel
+from app.model.onnx_runtime import OnnxModel, export_cached, max_abs_diff, probe_batch
+from app.model.runtime import Device
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+RUNTIMES = ("tensorflow", "onnx", "auto")
+PROBE_ROWS = 2
+
+
+@dataclass(frozen=True)
+class Inference:
+    """The callable that runs batches, and what to tell a user about it."""
+
+    model: CompiledModel | OnnxModel
+    runtime: str
+    """tensorflow or onnxruntime."""
+
+
+def onnx_cache_dir(settings: Settings) -> Path:
+    """Where exported ONNX files are kept; the system temp dir unless set."""
+    if settings.onnx_cache_dir:
+        return Path(settings.onnx_cache_dir)
+    return Path(tempfile.gettempdir()) / "mms-onnx"
+
+
+def build_inference(
+    bundle: Bundle, settings: Settings, device: Device, *, max_batch_size: int
+) -> Inference:
+    """The runtime the settings ask for; ONNX falls back to TensorFlow, saying why, if it fails."""
+    wanted = settings.inference_runtime.strip().lower()
+    if wanted not in RUNTIMES:
+        raise ValueError(f"inference_runtime is {wanted!r}; expected one of {', '.join(RUNTIMES)}")
+    compiled = CompiledModel(bundle, device=device.tf_name, max_batch_size=max_batch_size)
+    on_cpu = device.tf_name.upper().startswith("/CPU")
+    if wanted == "tensorflow" or (wanted == "auto" and not on_cpu):
+        return Inference(compiled, "tensorflow")
+    where = f"{bundle.name}/{bundle.version}"
+    try:
+        probe = probe_batch(bundle, min(PROBE_ROWS, max_batch_size))
+        expected = compiled(probe)  # also builds the model, which the exporter needs
+        path = export_cached(bundle, onnx_cache_dir(settings))
+        threads = settings.tf_intra_op_threads or max(1, settings.cpu_cores() // 2)
+        onnx = OnnxModel(
+            bundle,
+            path,
+            max_batch_size=max_batch_size,
+            threads=threads,
+            chunk_size=settings.onnx_chunk_size,
+        )
+        diff = max_abs_diff(onnx(probe), expected)
+    except Exception as exc:  # any exporter or runtime failure: serve with TensorFlow instead
+        _fall_back(where, f"export or ONNX Runtime failed: {type(exc).__name__}: {exc}")
+        return Inference(compiled, "tensorflow")
+    if not diff <= settings.onnx_parity_tolerance:
+        _fall_back(
+            where,
+            f"ONNX outputs differ from Keras by {diff:.3g} "
+            f"(onnx_parity_tolerance {settings.onnx_parity_tolerance:g})",
+        )
+        return Inference(compiled, "tensorflow")
+    log.info(
+        "%s runs on ONNX Runtime (%s; outputs within %.3g of Keras)",
+        where,
+        path,
+        diff,
+        extra={
+            "event": "inference_runtime",
+            "model": where,
+            "runtime": "onnxruntime",
+            "onnx_path": str(path),
+            "parity_max_abs_diff": diff,
+        },
+    )
+    return Inference(onnx, "onnxruntime")
+
+
+def _fall_back(where: str, reason: str) -> None:
+    log.warning(
+        "%s runs on TensorFlow: %s",
+        where,
+        reason,
+        extra={
+            "event": "inference_runtime",
+            "model": where,
+            "runtime": "tensorflow",
+            "fallback_reason": reason,
+        },
+    )
