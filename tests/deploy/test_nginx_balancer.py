@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,11 +107,20 @@ class Fleet:
             if replica.proc.poll() is None:
                 stop(replica.proc)
 
-    def nginx_log(self) -> dict[str, dict]:
-        """nginx's access log lines (JSON, deploy/nginx/mms.conf's log_format) by request id."""
+    def nginx_log(self, expected: Iterable[str] = ()) -> dict[str, dict]:
+        """nginx's access log lines (JSON, deploy/nginx/mms.conf's log_format) by request id.
+
+        nginx writes a line after the response has gone out, so a client can hold its answer
+        before the line exists: wait (briefly) until every ``expected`` id is there.
+        """
         assert self.nginx is not None
-        lines = self.nginx.access_log.read_text().splitlines()
-        return {entry["request_id"]: entry for entry in map(json.loads, lines)}
+        expected, deadline = set(expected), time.monotonic() + 5
+        while True:
+            lines = self.nginx.access_log.read_text().splitlines()
+            entries = {entry["request_id"]: entry for entry in map(json.loads, lines)}
+            if expected <= set(entries) or time.monotonic() > deadline:
+                return entries
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +211,7 @@ def test_load_spreads_and_headers_pass_through(fleet):
     generated = requests.post(f"{fleet.nginx.url}/predict", json={"text": "cat"}, timeout=10)
     assert generated.status_code == 200
     request_id = generated.headers["X-Request-ID"]
-    assert request_id in fleet.nginx_log()
+    assert request_id in fleet.nginx_log([request_id])
     logged = [r for r in a.requests_logged() + b.requests_logged() if r["request_id"] == request_id]
     assert len(logged) == 1
 
@@ -242,7 +252,7 @@ def test_sigterm_of_a_replica_under_load_costs_no_client_anything(fleet):
         time.sleep(0.5)
     assert exit_code == 0, a.log_path.read_text()[-3000:]
     assert load.results() == {200: len(load.outcomes)}, load.results()
-    nginx_log = fleet.nginx_log()
+    nginx_log = fleet.nginx_log(o.request_id for o in load.outcomes)
     last_hop = {
         o.request_id: nginx_log[o.request_id]["upstream_addr"].split(", ")[-1]
         for o in load.outcomes
@@ -277,7 +287,7 @@ def test_sigkill_of_a_replica_fails_only_its_requests_in_flight(fleet):
     assert len(after) > 5 * CLIENTS and all(o.result == 200 for o in after)
     # nginx takes A out of rotation after max_fails refused connects, each retried on B; a few
     # requests may pick A at the same moment before the first failure is counted.
-    nginx_log = fleet.nginx_log()
+    nginx_log = fleet.nginx_log(o.request_id for o in after)
     tried_a = [o for o in after if a.address in nginx_log[o.request_id]["upstream_addr"]]
     late = [o for o in tried_a if o.started > killed + 0.5]
     repeated = [e for e in nginx_log.values() if e["upstream_addr"].startswith(a.address + ",")]
