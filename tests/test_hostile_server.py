@@ -3,6 +3,7 @@ memory, and nothing left behind by lying Content-Lengths or clients that vanish 
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import time
@@ -17,9 +18,12 @@ from tests.server import start_gunicorn, stop, wait_ready
 MAX_BODY = 400_000
 MAX_PART = 200_000
 ROUNDS = 10
-# Growth of the worker's RSS over ROUNDS repetitions of the corpus, after a first warm-up round
-# (allocator pools and caches fill there). A leak of one upload per request would be ~10 MB a round.
-RSS_GROWTH_LIMIT_KB = 20_000
+WARM_UP_ROUNDS = 2
+# A leak of one upload per request would add ~10 MB every round. Allocators (glibc's per-thread
+# arenas, ONNX Runtime's arena) instead grow in one-off steps of up to ~33 MB seen here, at any
+# round: so the typical round must add almost nothing, and all rounds together stay bounded.
+RSS_ROUND_GROWTH_LIMIT_KB = 1_000
+RSS_GROWTH_LIMIT_KB = 50_000
 SMALL_CASES = [case for case in corpus() if len(case.data) < MAX_PART]
 
 
@@ -102,12 +106,19 @@ def test_corpus_keeps_the_worker_and_its_memory(server):
     url, proc, _, tmpdir = server
     pid = worker_pid(proc.pid)
     files_before = sorted(tmpdir.rglob("*"))
-    post_corpus(url)  # warm-up round
-    before = rss_kb(pid)
+    for _ in range(WARM_UP_ROUNDS):
+        post_corpus(url)
+    samples = [rss_kb(pid)]
     for _ in range(ROUNDS):
         post_corpus(url)
-    growth = rss_kb(pid) - before
-    print(f"worker RSS {before} kB, growth over {ROUNDS} rounds of {len(SMALL_CASES)}: {growth} kB")
+        samples.append(rss_kb(pid))
+    steps = sorted(after - before for before, after in itertools.pairwise(samples))
+    growth = samples[-1] - samples[0]
+    print(
+        f"worker RSS {samples[0]} kB, growth over {ROUNDS} rounds of {len(SMALL_CASES)}: "
+        f"{growth} kB, per round {steps}"
+    )
+    assert steps[len(steps) // 2] < RSS_ROUND_GROWTH_LIMIT_KB
     assert growth < RSS_GROWTH_LIMIT_KB
     assert_alive(url, proc.pid, pid)
     assert sorted(tmpdir.rglob("*")) == files_before
