@@ -24,14 +24,18 @@ from app.preprocessing.audio_header import (
 from app.preprocessing.base import ignore_size
 from app.preprocessing.formats import AUDIO_FORMATS, WAV, sniff
 from app.preprocessing.params import check_known, choice, number, positive_int
+from app.preprocessing.voiced import frame_rms, place_window, voiced_span
 
 FEATURES = ("log_mel", "mfcc")
 NORMALIZATIONS = ("none", "per_utterance", "stats")
 LAYOUTS = ("time_major", "feature_major")
+TRIMS = ("none", "energy")
+WINDOWS = ("start", "voiced")
+DEFAULT_TRIM_DB = 35.0
 KNOWN_PARAMS = {
     "sample_rate", "duration_s", "features", "n_fft", "hop_length", "win_length", "n_mels",
     "n_mfcc", "fmin", "fmax", "normalize", "stats_file", "layout", "max_duration_s",
-    "min_sample_rate", "max_sample_rate", "max_channels",
+    "min_sample_rate", "max_sample_rate", "max_channels", "trim", "trim_db", "window",
 }  # fmt: skip
 # librosa.power_to_db's defaults (ref=1.0): the dB floor is the loudest bin minus TOP_DB.
 AMIN = 1e-10
@@ -84,6 +88,13 @@ class AudioPreprocessor:
         self.fmax = number(params, "fmax", self.sample_rate / 2)
         self.normalize = choice(params, "normalize", NORMALIZATIONS)
         self.layout = choice(params, "layout", LAYOUTS)
+        self.trim = choice(params, "trim", TRIMS)
+        if self.trim == "none" and "trim_db" in params:
+            raise BundleError("trim_db is only used with trim 'energy', not 'none'")
+        self.trim_db = number(params, "trim_db", DEFAULT_TRIM_DB)
+        self.window_placement = choice(params, "window", WINDOWS)
+        if self.window_placement == "voiced" and self.trim != "energy":
+            raise BundleError("window 'voiced' needs trim 'energy' (which finds the voice)")
         self.n_samples = round(self.sample_rate * self.duration_s)
         self._check_consistency()
         self.n_features = self.n_mfcc or self.n_mels
@@ -214,8 +225,11 @@ class AudioPreprocessor:
                 )
                 self.observe_size(frames / rate)
                 # Decoding stops here, so a header that understates the length costs nothing.
+                # Trimming looks for the voice anywhere in the clip (max_duration_s bounds it).
                 wanted = math.ceil(self.n_samples * rate / self.sample_rate)
-                if rate != self.sample_rate:
+                if self.trim == "energy":
+                    wanted = frames
+                elif rate != self.sample_rate:
                     wanted += math.ceil(RESAMPLE_MARGIN_S * rate)
                 samples = audio.read(frames=wanted, dtype="float32", always_2d=True)
         except _DECODE_ERRORS as exc:
@@ -240,6 +254,17 @@ class AudioPreprocessor:
         """Resample to the model's rate, then zero-pad or trim to exactly n_samples."""
         if rate != self.sample_rate:
             samples = soxr.resample(samples, rate, self.sample_rate, quality=RESAMPLE_QUALITY)
+        if self.trim == "energy":
+            rms = frame_rms(samples, self.win_length, self.hop_length)
+            span = voiced_span(samples, rms, self.hop_length, self.trim_db)
+            return place_window(
+                samples,
+                span,
+                self.n_samples,
+                voiced=self.window_placement == "voiced",
+                rms=rms,
+                hop_length=self.hop_length,
+            )
         waveform = np.zeros(self.n_samples, dtype=np.float32)
         kept = min(self.n_samples, samples.shape[0])
         waveform[:kept] = samples[:kept]
@@ -286,7 +311,12 @@ class AudioPreprocessor:
             "max_sample_rate": self.limits.max_sample_rate,
             "max_channels": self.limits.max_channels,
             "resampler": f"soxr {RESAMPLE_QUALITY}",
+            "trim": self.trim,
+            # "window" above is the STFT window (hann); this is where the clip's window is placed.
+            "window_placement": self.window_placement,
         }
+        if self.trim == "energy":
+            described["trim_db"] = self.trim_db
         if self.n_mfcc is not None:
             described["n_mfcc"] = self.n_mfcc
         if self.stats_file is not None:

@@ -1,4 +1,5 @@
-"""Image bytes to a model's pixel tensor: decode, orient, fix the mode, resize, scale."""
+"""Image bytes to a model's pixel tensor: decode, orient, fix the mode, find the ink (optional),
+resize, scale."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import struct
 from pathlib import Path
 from typing import Any, ClassVar
 
+import cv2
 import numpy as np
-from PIL import BmpImagePlugin, Image, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
+from PIL import BmpImagePlugin, Image, ImageOps, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
 
 from app.errors import BundleError, UnprocessableInput, UnsupportedMediaType
 from app.preprocessing.base import ignore_size
 from app.preprocessing.formats import BMP, IMAGE_FORMATS, JPEG, PNG, WEBP, sniff
+from app.preprocessing.ink import content_square, survey
 from app.preprocessing.jpeg_header import jpeg_shortfall
-from app.preprocessing.params import check_known, choice, flag
+from app.preprocessing.params import check_known, choice, flag, number
 
 LAYOUTS = ("channels_last", "channels_first")
 RESIZE_POLICIES = ("stretch", "crop", "pad")
@@ -25,9 +28,12 @@ INTERPOLATIONS = {
     "nearest": Image.Resampling.NEAREST,
 }
 SCALES = ("unit", "symmetric", "standard", "none")
+POLARITIES = ("fixed", "auto")
+CROPS = ("none", "content")
+DEFAULT_CROP_MARGIN = 0.2  # MNIST: a 20-pixel box in a 28-pixel frame, 4 pixels (0.2) each side
 KNOWN_PARAMS = {
     "layout", "size", "channels", "resize", "interpolation", "scale", "mean", "std",
-    "invert", "pad_value", "max_pixels", "jpeg_draft",
+    "invert", "pad_value", "max_pixels", "jpeg_draft", "polarity", "crop", "crop_margin",
 }  # fmt: skip
 DEFAULT_MAX_PIXELS = 40_000_000
 ANIMATED_FORMATS = (PNG, WEBP)
@@ -97,6 +103,15 @@ class ImagePreprocessor:
             )
         self.mean, self.std = self._standardisation(params)
         self.invert = flag(params, "invert", False)
+        self.polarity = choice(params, "polarity", POLARITIES)
+        if self.polarity == "auto" and "invert" in params:
+            raise BundleError("polarity 'auto' decides the inversion itself; drop invert")
+        self.crop = choice(params, "crop", CROPS)
+        if self.crop != "content" and "crop_margin" in params:
+            raise BundleError(f"crop_margin is only used with crop 'content', not {self.crop!r}")
+        self.crop_margin = number(params, "crop_margin", DEFAULT_CROP_MARGIN, allow_zero=True)
+        # auto turns light-ink images into dark ink on light paper first, then inverts them all.
+        self._invert_output = self.invert or self.polarity == "auto"
         self.jpeg_draft = flag(params, "jpeg_draft", True)
         self.pad_value = self._pad_value(params.get("pad_value", 0))
         self.max_pixels = params.get("max_pixels", DEFAULT_MAX_PIXELS)
@@ -161,6 +176,7 @@ class ImagePreprocessor:
             )
         try:
             image = self._decode(data, fmt)
+            image = self._find_content(image)
             image = self._fit(image)
         except Image.DecompressionBombError:
             # Some plugins (animated WebP) check Pillow's own limit while reading the header.
@@ -198,7 +214,9 @@ class ImagePreprocessor:
             )
         self.observe_size(width * height)
         orientation = _orientation(image)
-        if fmt == JPEG and self.jpeg_draft:
+        # A content crop needs the full resolution: a small digit in a large photo would be a few
+        # pixels after the decoder's downscale.
+        if fmt == JPEG and self.jpeg_draft and self.crop == "none":
             target = (self.width, self.height)
             if orientation in (5, 6, 7, 8):  # the stored image is the transpose of what we see
                 target = target[::-1]
@@ -220,6 +238,29 @@ class ImagePreprocessor:
             canvas.paste(rgba.convert(self._mode), mask=rgba.getchannel("A"))
             return canvas
         return image if image.mode == self._mode else image.convert(self._mode)
+
+    def _find_content(self, image: Image.Image) -> Image.Image:
+        """Polarity and content crop, where the bundle asks for them (both off by default)."""
+        if self.polarity == "fixed" and self.crop == "none":
+            return image
+        pixels = np.asarray(image)
+        grey = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+        page = survey(pixels, grey)
+        if self.polarity == "auto" and not page.ink_dark:
+            image = ImageOps.invert(image)
+            grey = cv2.bitwise_not(grey)
+            page = page.inverted()
+        if self.crop == "none":
+            return image
+        square = content_square(grey, page, self.crop_margin)
+        if square is None:  # no ink: the whole frame, as without the crop
+            return image
+        left, top, side = square
+        canvas = Image.new(image.mode, (side, side), page.paper_color)
+        right, bottom = min(image.width, left + side), min(image.height, top + side)
+        box = (max(0, left), max(0, top), right, bottom)
+        canvas.paste(image.crop(box), (box[0] - left, box[1] - top))
+        return canvas
 
     def _fit(self, image: Image.Image) -> Image.Image:
         """Resize to the model's H x W with the bundle's policy."""
@@ -245,7 +286,7 @@ class ImagePreprocessor:
 
     def _to_array(self, image: Image.Image) -> np.ndarray:
         pixels = np.asarray(image, dtype=np.float32)
-        if self.invert:
+        if self._invert_output:
             pixels = 255.0 - pixels
         if self.scale == "unit":
             pixels = pixels / np.float32(255.0)
@@ -271,6 +312,8 @@ class ImagePreprocessor:
             "interpolation": self.interpolation,
             "scale": self.scale,
             "invert": self.invert,
+            "polarity": self.polarity,
+            "crop": self.crop,
             "max_pixels": self.max_pixels,
             "jpeg_draft": self.jpeg_draft,
         }
@@ -278,6 +321,8 @@ class ImagePreprocessor:
             described["pad_value"] = (
                 list(self.pad_value) if isinstance(self.pad_value, tuple) else self.pad_value
             )
+        if self.crop == "content":
+            described["crop_margin"] = self.crop_margin
         if self.scale == "standard":
             described["mean"] = self.mean.tolist()
             described["std"] = self.std.tolist()

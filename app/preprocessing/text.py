@@ -1,4 +1,5 @@
-"""Text to token ids: NFKC, optional lower-casing, the bundle's vocabulary, pad/truncate."""
+"""Text to token ids: NFKC, optional digit mapping, case and punctuation folding, the bundle's
+vocabulary, pad/truncate."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from app.errors import BundleError, UnprocessableInput
 from app.preprocessing.params import check_known, choice, flag, positive_int
 
 TOKENIZERS = ("word", "char")
-KNOWN_PARAMS = {"vocabulary", "tokenizer", "lowercase", "max_length", "max_chars"}
+KNOWN_PARAMS = {
+    "vocabulary", "tokenizer", "lowercase", "max_length", "max_chars", "map_digits",
+    "fold_punctuation",
+}  # fmt: skip
 DEFAULT_MAX_CHARS = 10_000
 
 # CJK scripts are written without spaces: each ideograph, kana or hangul syllable is a word.
@@ -22,6 +26,8 @@ _WORD_RE = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
 # C0 and C1 controls (tab, newline and carriage return aside), DEL, and lone surrogates (JSON
 # strings can carry them; they are not text and cannot even be encoded as UTF-8).
 _FORBIDDEN_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# In a str pattern \d is exactly Unicode category Nd, the characters unicodedata.decimal knows.
+_DIGIT_RE = re.compile(r"\d")
 
 
 class TextPreprocessor:
@@ -49,6 +55,8 @@ class TextPreprocessor:
         self.tokenizer = choice(params, "tokenizer", TOKENIZERS)
         self.lowercase = flag(params, "lowercase", True)
         self.max_chars = positive_int(params, "max_chars", DEFAULT_MAX_CHARS)
+        self.map_digits = flag(params, "map_digits", False)
+        self.fold_punctuation = flag(params, "fold_punctuation", False)
         if "vocabulary" not in params:
             raise BundleError("text needs a 'vocabulary' file")
         vocab_path = bundle_dir / params["vocabulary"]
@@ -64,8 +72,12 @@ class TextPreprocessor:
     def tokens(self, text: str) -> list[str]:
         """The tokens of ``text`` after normalisation, before the vocabulary lookup."""
         text = unicodedata.normalize("NFKC", text)
+        if self.map_digits and not text.isascii():
+            text = _DIGIT_RE.sub(_ascii_digit, text)
         if self.lowercase:
             text = text.casefold()
+        if self.fold_punctuation:
+            text = "".join(" " if unicodedata.category(c)[0] in "PS" else c for c in text)
         if self.tokenizer == "char":
             return [c for c in text if not c.isspace()]
         return _WORD_RE.findall(text)
@@ -107,4 +119,11 @@ class TextPreprocessor:
             "vocabulary": self.vocabulary_file,
             "vocabulary_size": self.vocab_size,
             "max_chars": self.max_chars,
+            "map_digits": self.map_digits,
+            "fold_punctuation": self.fold_punctuation,
         }
+
+
+def _ascii_digit(match: re.Match[str]) -> str:
+    """The ASCII digit of one Unicode decimal digit (Persian ۷, Devanagari ७, Thai ๗ -> 7)."""
+    return str(unicodedata.decimal(match.group()))

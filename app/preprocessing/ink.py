@@ -1,0 +1,81 @@
+"""Where the ink is on a page: darker or lighter than the paper, and the square that frames it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# Polarity and paper colour are judged on a copy at most this many pixels on its longer side:
+# area averaging wipes out sensor and JPEG noise, while ink strokes still stand out from the paper.
+SURVEY_SIDE = 128
+# Pixels count as ink only this many grey levels (0-255) past the paper, so a blank or merely
+# noisy page has no ink (and keeps its whole frame) whatever Otsu's split of its noise says.
+MIN_INK_CONTRAST = 32
+# Share of the ink mass ignored at each end of the bounding box, so a speck of dust far from the
+# drawing does not stretch the box.
+MASS_TRIM = 0.005
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a survey of the image found."""
+
+    ink_dark: bool  # ink darker than the paper (pen on paper); False: chalk on a board
+    paper_level: int  # grey level 0-255 of the paper (the majority of the image)
+    paper_color: int | tuple[int, ...]  # the paper in the image's own mode (L or RGB)
+
+    def inverted(self) -> Page:
+        """The same page after every pixel became 255 - pixel."""
+        color = self.paper_color
+        return Page(
+            ink_dark=not self.ink_dark,
+            paper_level=255 - self.paper_level,
+            paper_color=255 - color if isinstance(color, int) else tuple(255 - c for c in color),
+        )
+
+
+def survey(pixels: np.ndarray, grey: np.ndarray) -> Page:
+    """Paper level (the median) and ink polarity (the extreme further from the paper wins)."""
+    height, width = grey.shape
+    scale = SURVEY_SIDE / max(height, width)
+    if scale < 1:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    paper = int(np.median(grey))
+    # A tie (a blank page) counts as dark ink: the convention of `invert: true` on pen and paper.
+    ink_dark = paper - int(grey.min()) >= int(grey.max()) - paper
+    if pixels.ndim == 2:
+        color: int | tuple[int, ...] = paper
+    else:
+        color = tuple(int(c) for c in np.median(pixels.reshape(-1, pixels.shape[-1]), axis=0))
+    return Page(ink_dark=ink_dark, paper_level=paper, paper_color=color)
+
+
+def content_square(grey: np.ndarray, page: Page, margin: float) -> tuple[int, int, int] | None:
+    """(left, top, side) of a square around the ink, centred on its mass; None if no ink."""
+    otsu, _ = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    if page.ink_dark:
+        mask = grey <= min(otsu, page.paper_level - MIN_INK_CONTRAST)
+    else:
+        mask = grey >= max(otsu + 1, page.paper_level + MIN_INK_CONTRAST)
+    columns = np.count_nonzero(mask, axis=0)
+    rows = np.count_nonzero(mask, axis=1)
+    total = int(columns.sum())
+    if total == 0:
+        return None
+    x0, x1, cx = _extent(columns, total)
+    y0, y1, cy = _extent(rows, total)
+    side = max(1, round(max(x1 - x0, y1 - y0) * (1 + 2 * margin)))
+    return round(cx - side / 2), round(cy - side / 2), side
+
+
+def _extent(profile: np.ndarray, total: int) -> tuple[float, float, float]:
+    """Start and end of the trimmed ink mass along one axis (pixel edges), and its centre."""
+    cumulative = np.cumsum(profile)
+    start = int(np.searchsorted(cumulative, MASS_TRIM * total, side="right"))
+    end = int(np.searchsorted(cumulative, (1 - MASS_TRIM) * total, side="left")) + 1
+    centre = float(np.dot(profile, np.arange(profile.size))) / total + 0.5
+    return start, end, centre
