@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import Request
 
+from app.api.body import read_body
 from app.api.multipart import parse_multipart
 from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from app.settings import Settings
@@ -56,7 +58,7 @@ def parse_predict_request(request: Request, settings: Settings) -> PredictReques
 
 def _parse_multipart(request: Request, settings: Settings) -> tuple[Instance, Any]:
     parts = parse_multipart(
-        _read_body(request, cache=False),
+        read_body(request),
         request.mimetype_params.get("boundary", ""),
         max_parts=settings.max_parts,
         max_field_bytes=settings.max_form_field_bytes,
@@ -104,24 +106,11 @@ def _field_text(value: bytes) -> str | bytes:
         return value
 
 
-def _read_body(request: Request, *, cache: bool) -> bytes:
-    """The whole body, refused (400) when it is shorter than its Content-Length says.
-
-    Behind gunicorn a client that half-closes early just ends the stream; a prefix of the
-    upload that happens to parse must not be answered as if it were the upload.
-    """
-    body = request.get_data(cache=cache)
-    declared = request.content_length
-    if declared is not None and len(body) != declared:
-        raise BadRequest(
-            f"the body ended after {len(body)} bytes but its Content-Length is {declared}"
-        )
-    return body
-
-
 def _parse_json(request: Request, settings: Settings) -> tuple[list[Instance], Any, bool]:
-    _read_body(request, cache=True)  # get_json below reads the cached bytes
-    body = request.get_json(silent=True)
+    try:
+        body = json.loads(read_body(request))
+    except ValueError:  # also UnicodeDecodeError
+        body = None
     if not isinstance(body, dict):
         raise BadRequest("body is not a JSON object")
     top_k = body.pop(TOP_K, None)
