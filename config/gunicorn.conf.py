@@ -43,7 +43,9 @@ forwarded_allow_ips = os.environ.get("MMS_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # unless asked for; its own lines (boots, exits) take the service's log_format.
 accesslog = os.environ.get("MMS_ACCESS_LOG") or None
 loglevel = os.environ.get("MMS_LOG_LEVEL", "info").lower()
-logconfig_dict = gunicorn_logconfig(load_settings().log_format, loglevel)
+logconfig_dict = gunicorn_logconfig(
+    load_settings().log_format, loglevel, access_log=accesslog is not None
+)
 # Workers import numpy after the fork, so these reach them. Request threads already give the
 # parallelism; OpenBLAS threading on the small feature matrices costs more than it saves.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -58,11 +58,13 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("app").setLevel(settings.log_level.upper())
 
 
-def gunicorn_logconfig(log_format: str, level: str) -> dict[str, Any]:
+def gunicorn_logconfig(log_format: str, level: str, *, access_log: bool) -> dict[str, Any]:
     """gunicorn's ``logconfig_dict``: its own loggers in ``log_format`` on stdout, root untouched.
 
     The root logger gets no handler here, so that ``configure_logging`` in the worker installs
-    the service's one; gunicorn's messages propagate no further than their own handler.
+    the service's one; gunicorn's messages propagate no further than their own handler. Any
+    ``logconfig_dict`` turns gunicorn's access log on, so without ``access_log`` its logger is
+    silenced here (its lines are INFO): the app already logs one line per request.
     """
     formatter = (
         {"()": f"{__name__}.json_formatter"}
@@ -75,7 +77,10 @@ def gunicorn_logconfig(log_format: str, level: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "root": {"level": "WARNING", "handlers": []},
-        "loggers": {"gunicorn.error": own, "gunicorn.access": {**own, "level": "INFO"}},
+        "loggers": {
+            "gunicorn.error": own,
+            "gunicorn.access": {**own, "level": "INFO" if access_log else "CRITICAL"},
+        },
         "handlers": {"mms": handler},
         "formatters": {"mms": formatter},
     }

@@ -77,16 +77,22 @@ def test_an_unknown_log_format_is_refused():
     with pytest.raises(ValueError, match="log_format 'xml'; expected one of json, text"):
         make_formatter("xml")
     with pytest.raises(ValueError, match="log_format"):
-        gunicorn_logconfig("xml", "info")
+        gunicorn_logconfig("xml", "info", access_log=False)
 
 
 def test_gunicorn_logs_use_the_same_formatter():
-    config = gunicorn_logconfig("json", "info")
+    config = gunicorn_logconfig("json", "info", access_log=False)
     factory = config["formatters"]["mms"]["()"]
     module, _, name = factory.rpartition(".")
     assert getattr(importlib.import_module(module), name) is json_formatter
     assert config["handlers"]["mms"]["stream"] == "ext://sys.stdout"
     assert config["root"]["handlers"] == []  # the worker's configure_logging installs its own
+    # Any logconfig_dict turns gunicorn's access log on: only MMS_ACCESS_LOG may let it through.
+    assert config["loggers"]["gunicorn.access"]["level"] == "CRITICAL"
+    assert (
+        gunicorn_logconfig("json", "info", access_log=True)["loggers"]["gunicorn.access"]["level"]
+        == "INFO"
+    )
 
 
 @pytest.mark.parametrize(

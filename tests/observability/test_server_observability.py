@@ -202,6 +202,7 @@ def test_every_stdout_line_is_json_and_one_per_request(run):
     assert sorted(x["request_id"] for x in predicts) == sorted(
         f"obs-{i}" for i in range(SINGLE + MULTI)
     )  # exactly one line each: gunicorn's access log does not add a second
+    assert not [x for x in lines if x["logger"] == "gunicorn.access"]
     for line in predicts:
         assert line["method"] == "POST" and line["route"] == "/predict"
         assert line["model"] == "tiny" and line["version"] == "2" and line["status"] == 200
