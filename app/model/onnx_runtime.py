@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -17,8 +18,8 @@ from app.model.inference import bucket_sizes
 log = logging.getLogger(__name__)
 
 
-def export_cached(bundle: Bundle, cache_dir: Path) -> Path:
-    """The bundle's model as an ONNX file in ``cache_dir``, exported once per model file."""
+def export_path(bundle: Bundle, cache_dir: Path) -> Path:
+    """Where the bundle's export lives in ``cache_dir``: named by the model file's SHA-256."""
     import keras
     import tf2onnx
 
@@ -28,7 +29,12 @@ def export_cached(bundle: Bundle, cache_dir: Path) -> Path:
             digest.update(block)
     # The exporter's versions are part of the key: a new converter may write a different graph.
     digest.update(f"keras {keras.__version__} tf2onnx {tf2onnx.__version__}".encode())
-    target = cache_dir / f"{bundle.name}-{bundle.version}-{digest.hexdigest()[:20]}.onnx"
+    return cache_dir / f"{bundle.name}-{bundle.version}-{digest.hexdigest()[:20]}.onnx"
+
+
+def export_cached(bundle: Bundle, cache_dir: Path) -> Path:
+    """The bundle's model as an ONNX file in ``cache_dir``, exported once per model file."""
+    target = export_path(bundle, cache_dir)
     if target.is_file():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -51,10 +57,51 @@ def export_cached(bundle: Bundle, cache_dir: Path) -> Path:
         for stale in cache_dir.glob(f"{bundle.name}-{bundle.version}-*.onnx"):
             if stale != target:
                 stale.unlink(missing_ok=True)
+                _parity_file(stale).unlink(missing_ok=True)
     finally:
         converter_log.setLevel(level)
         Path(tmp).unlink(missing_ok=True)
     return target
+
+
+def recorded_parity(onnx_path: Path, probe_rows: int) -> float | None:
+    """The max abs difference measured against Keras when this export was first served, if any.
+
+    Valid only for the same ONNX Runtime version and probe; the export's name already pins the
+    model file and the exporter. Reusing it spares the Keras probe run (its first call traces the
+    model: 0.7 s of the bench bundle's cold start).
+    """
+    import onnxruntime as ort
+
+    try:
+        record = json.loads(_parity_file(onnx_path).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    if record.get("onnxruntime") != ort.__version__ or record.get("probe_rows") != probe_rows:
+        return None
+    diff = record.get("max_abs_diff")
+    return float(diff) if isinstance(diff, int | float) else None
+
+
+def record_parity(onnx_path: Path, probe_rows: int, diff: float) -> None:
+    """Keep the measured difference beside the export (atomically; a failure only costs time)."""
+    import onnxruntime as ort
+
+    record = {"max_abs_diff": diff, "onnxruntime": ort.__version__, "probe_rows": probe_rows}
+    target = _parity_file(onnx_path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
+        with os.fdopen(fd, "w") as f:
+            json.dump(record, f)
+        os.replace(tmp, target)
+    except OSError as exc:
+        log.warning("could not record the ONNX parity check in %s: %s", target, exc)
+
+
+def _parity_file(onnx_path: Path) -> Path:
+    return onnx_path.with_suffix(".parity.json")
 
 
 class OnnxModel:

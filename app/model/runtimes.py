@@ -9,7 +9,15 @@ from pathlib import Path
 
 from app.model.bundle import Bundle
 from app.model.inference import CompiledModel
-from app.model.onnx_runtime import OnnxModel, export_cached, max_abs_diff, probe_batch
+from app.model.onnx_runtime import (
+    OnnxModel,
+    export_cached,
+    export_path,
+    max_abs_diff,
+    probe_batch,
+    record_parity,
+    recorded_parity,
+)
 from app.model.runtime import Device
 from app.settings import Settings
 
@@ -47,9 +55,13 @@ def build_inference(
         return Inference(compiled, "tensorflow")
     where = f"{bundle.name}/{bundle.version}"
     try:
-        probe = probe_batch(bundle, min(PROBE_ROWS, max_batch_size))
-        expected = compiled(probe)  # also builds the model, which the exporter needs
-        path = export_cached(bundle, onnx_cache_dir(settings))
+        rows = min(PROBE_ROWS, max_batch_size)
+        path = export_path(bundle, onnx_cache_dir(settings))
+        diff = recorded_parity(path, rows) if path.is_file() else None
+        if diff is None:
+            probe = probe_batch(bundle, rows)
+            expected = compiled(probe)  # also builds the model, which the exporter needs
+            path = export_cached(bundle, onnx_cache_dir(settings))
         threads = settings.tf_intra_op_threads or max(1, settings.cpu_cores() // 2)
         onnx = OnnxModel(
             bundle,
@@ -58,7 +70,10 @@ def build_inference(
             threads=threads,
             chunk_size=settings.onnx_chunk_size,
         )
-        diff = max_abs_diff(onnx(probe), expected)
+        parity = "recorded" if diff is not None else "measured"
+        if diff is None:
+            diff = max_abs_diff(onnx(probe), expected)
+            record_parity(path, rows, diff)
     except Exception as exc:  # any exporter or runtime failure: serve with TensorFlow instead
         _fall_back(where, f"export or ONNX Runtime failed: {type(exc).__name__}: {exc}")
         return Inference(compiled, "tensorflow")
@@ -70,16 +85,18 @@ def build_inference(
         )
         return Inference(compiled, "tensorflow")
     log.info(
-        "%s runs on ONNX Runtime (%s; outputs within %.3g of Keras)",
+        "%s runs on ONNX Runtime (%s; outputs within %.3g of Keras, %s)",
         where,
         path,
         diff,
+        parity,
         extra={
             "event": "inference_runtime",
             "model": where,
             "runtime": "onnxruntime",
             "onnx_path": str(path),
             "parity_max_abs_diff": diff,
+            "parity": parity,
         },
     )
     return Inference(onnx, "onnxruntime")

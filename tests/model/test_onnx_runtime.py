@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 
 import numpy as np
@@ -30,8 +31,9 @@ def test_tiny_bundle_runs_on_onnx_runtime_with_keras_outputs(onnx_settings, mode
     (tmp_path / "tiny-1-0123456789abcdef0123.onnx").write_bytes(b"an export of a replaced file")
     inference = build_inference(bundle, onnx_settings, CPU, max_batch_size=4)
     assert inference.runtime == "onnxruntime" and isinstance(inference.model, OnnxModel)
-    # Cached; no partial files left, and the stale export of the same name/version is gone.
-    assert list(tmp_path.iterdir()) == [inference.model.path]
+    # Cached with its parity record; no partial files left, and the stale export is gone.
+    record = inference.model.path.with_suffix(".parity.json")
+    assert sorted(tmp_path.iterdir()) == sorted([inference.model.path, record])
     keras = CompiledModel(bundle, device="/CPU:0", max_batch_size=4)
     for rows in (1, 3, 4, 7):  # 7: more rows than a chunk and than the largest bucket
         batch = probe_batch(bundle, rows, seed=rows)
@@ -68,6 +70,35 @@ def test_reference_bundle_held_out_samples_agree(tmp_path):
         assert (got.argmax(-1) == want.argmax(-1)).all()
         checked += n
     assert checked >= 4 * 10
+
+
+def _parity_logs(caplog) -> list[str]:
+    return [r.parity for r in caplog.records if getattr(r, "event", "") == "inference_runtime"]
+
+
+def test_a_cached_export_reuses_its_parity_record(onnx_settings, models_dir, tmp_path, caplog):
+    bundle = load_bundle(models_dir / "tiny" / "1")
+    with caplog.at_level(logging.INFO, logger="app.model.runtimes"):
+        first = build_inference(bundle, onnx_settings, CPU, max_batch_size=4)
+        again = build_inference(bundle, onnx_settings, CPU, max_batch_size=4)
+    assert first.runtime == again.runtime == "onnxruntime"
+    assert _parity_logs(caplog) == ["measured", "recorded"]  # the second skips the Keras probe
+    record_file = first.model.path.with_suffix(".parity.json")
+    record = json.loads(record_file.read_text())
+    assert record["probe_rows"] == 2 and 0.0 <= record["max_abs_diff"] <= TOLERANCE
+    # A record from another ONNX Runtime (or an unreadable one) is measured again.
+    for stale in ({**record, "onnxruntime": "0.0.1"}, "not json"):
+        record_file.write_text(json.dumps(stale) if isinstance(stale, dict) else stale)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="app.model.runtimes"):
+            build_inference(bundle, onnx_settings, CPU, max_batch_size=4)
+        assert _parity_logs(caplog) == ["measured"]
+    # The recorded difference is still held to today's tolerance.
+    record_file.write_text(json.dumps({**record, "max_abs_diff": 0.5}))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="app.model.runtimes"):
+        fallen = build_inference(bundle, onnx_settings, CPU, max_batch_size=4)
+    assert fallen.runtime == "tensorflow" and "differ from Keras by 0.5" in caplog.text
 
 
 def test_parity_failure_falls_back_to_tensorflow(onnx_settings, models_dir, caplog):
