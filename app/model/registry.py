@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,7 +65,9 @@ class ModelRegistry:
         self._predictors: dict[tuple[str, int], Predictor] = {}
         self._metrics: dict[tuple[str, int], ModelMetrics] = {}
         self.runtimes: dict[tuple[str, int], str] = {}
-        slots = threading.BoundedSemaphore(settings.preprocess_concurrency or settings.cpu_cores())
+        slot_count = settings.preprocess_concurrency or settings.cpu_cores()
+        slots = threading.BoundedSemaphore(slot_count)
+        self._helpers = ThreadPoolExecutor(slot_count, thread_name_prefix="preprocess")
         for name, versions in self.versions.items():
             batching = settings.batching_for(name)
             for version in versions:
@@ -94,6 +97,7 @@ class ModelRegistry:
                     batcher,
                     request_timeout_s=settings.request_timeout_s,
                     preprocess_slots=slots,
+                    helpers=self._helpers,
                     metrics=model_metrics,
                 )
                 log.info(
@@ -244,3 +248,4 @@ class ModelRegistry:
         """Stop every batcher after the rows it already holds."""
         for predictor in self._predictors.values():
             predictor.batcher.close()
+        self._helpers.shutdown(wait=False)
