@@ -15,7 +15,7 @@ from PIL import BmpImagePlugin, Image, ImageOps, JpegImagePlugin, PngImagePlugin
 from app.errors import BundleError, UnprocessableInput, UnsupportedMediaType
 from app.preprocessing.base import ignore_size
 from app.preprocessing.formats import BMP, IMAGE_FORMATS, JPEG, PNG, WEBP, sniff
-from app.preprocessing.ink import content_square, survey
+from app.preprocessing.ink import content_square, flatten_light, survey
 from app.preprocessing.jpeg_header import jpeg_shortfall
 from app.preprocessing.params import check_known, choice, flag, number
 
@@ -33,7 +33,7 @@ CROPS = ("none", "content")
 DEFAULT_CROP_MARGIN = 0.2  # MNIST: a 20-pixel box in a 28-pixel frame, 4 pixels (0.2) each side
 KNOWN_PARAMS = {
     "layout", "size", "channels", "resize", "interpolation", "scale", "mean", "std",
-    "invert", "pad_value", "max_pixels", "jpeg_draft", "polarity", "crop", "crop_margin",
+    "invert", "pad_value", "max_pixels", "jpeg_draft", "polarity", "crop", "crop_margin", "flatten",
 }  # fmt: skip
 DEFAULT_MAX_PIXELS = 40_000_000
 ANIMATED_FORMATS = (PNG, WEBP)
@@ -110,6 +110,9 @@ class ImagePreprocessor:
         if self.crop != "content" and "crop_margin" in params:
             raise BundleError(f"crop_margin is only used with crop 'content', not {self.crop!r}")
         self.crop_margin = number(params, "crop_margin", DEFAULT_CROP_MARGIN, allow_zero=True)
+        self.flatten = flag(params, "flatten", False)
+        if self.flatten and self.polarity != "auto":
+            raise BundleError("flatten evens out paper under dark ink: it needs polarity 'auto'")
         # auto turns light-ink images into dark ink on light paper first, then inverts them all.
         self._invert_output = self.invert or self.polarity == "auto"
         self.jpeg_draft = flag(params, "jpeg_draft", True)
@@ -162,7 +165,7 @@ class ImagePreprocessor:
         """The model's pixel tensor for one image file."""
         if isinstance(data, str):
             raise UnsupportedMediaType(
-                "image: got text; send the file's bytes (a file part or {\"b64\": ...})",
+                'image: got text; send the file\'s bytes (a file part or {"b64": ...})',
                 field="image",
             )
         if not data:
@@ -241,7 +244,7 @@ class ImagePreprocessor:
 
     def _find_content(self, image: Image.Image) -> Image.Image:
         """Polarity and content crop, where the bundle asks for them (both off by default)."""
-        if self.polarity == "fixed" and self.crop == "none":
+        if self.polarity == "fixed" and self.crop == "none":  # flatten needs polarity auto
             return image
         pixels = np.asarray(image)
         grey = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
@@ -250,6 +253,11 @@ class ImagePreprocessor:
             image = ImageOps.invert(image)
             grey = cv2.bitwise_not(grey)
             page = page.inverted()
+        if self.flatten:  # after the polarity: the paper is the light side now
+            pixels = flatten_light(np.asarray(image))
+            image = Image.fromarray(pixels)
+            grey = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+            page = survey(pixels, grey)
         if self.crop == "none":
             return image
         square = content_square(grey, page, self.crop_margin)
@@ -314,6 +322,7 @@ class ImagePreprocessor:
             "invert": self.invert,
             "polarity": self.polarity,
             "crop": self.crop,
+            "flatten": self.flatten,
             "max_pixels": self.max_pixels,
             "jpeg_draft": self.jpeg_draft,
         }

@@ -18,6 +18,12 @@ MIN_INK_CONTRAST = 32
 MASS_TRIM = 0.005
 
 
+# The lighting is estimated on a copy at most this many pixels on its longer side, with a median
+# window this share of its shorter side: wider than any stroke, so the window sees mostly paper.
+LIGHT_SIDE = 64
+LIGHT_WINDOW = 0.4
+
+
 @dataclass(frozen=True)
 class Page:
     """What a survey of the image found."""
@@ -79,3 +85,21 @@ def _extent(profile: np.ndarray, total: int) -> tuple[float, float, float]:
     end = int(np.searchsorted(cumulative, (1 - MASS_TRIM) * total, side="left")) + 1
     centre = float(np.dot(profile, np.arange(profile.size))) / total + 0.5
     return start, end, centre
+
+
+def flatten_light(pixels: np.ndarray) -> np.ndarray:
+    """Dark ink on paper with the lighting divided out: the paper comes out even and white.
+
+    A shadow or a gradient across a photographed page is a slow change of the paper's level; the
+    median of a wide window follows it and ignores thin strokes. Dividing by it (per channel, so a
+    tinted page turns white too) leaves the ink's contrast against the paper under it.
+    """
+    height, width = pixels.shape[:2]
+    scale = min(1.0, LIGHT_SIDE / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA) if scale < 1 else pixels
+    window = max(3, round(LIGHT_WINDOW * min(size)) | 1)
+    paper = cv2.medianBlur(small, window)
+    paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
+    # Never brighten ink past white, nor divide by a black "paper" (a page that is all ink).
+    return cv2.divide(pixels, np.maximum(paper, 1), scale=255)
