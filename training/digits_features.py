@@ -109,19 +109,27 @@ def featurise(
     _WORKER_STATE.update(preps=preprocessors(bundle_dir), data_dir=data_dir)
     out = {}
     splits = sorted({r["split"] for r in rows})
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    # One worker computes in this process: no fork, so callers with TensorFlow loaded may use it.
+    pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+    try:
         for name, entry in INPUTS.items():
             for split in splits:
                 key = (entry["modality"], split)
                 mine = [r for r in rows if (r["modality"], r["split"]) == key]
+                if not mine:
+                    continue
                 started = time.monotonic()
                 jobs = [(name, r["modality"], r["item"]) for r in mine]
-                done = pool.imap(_features, jobs, chunksize=32)
+                done = pool.imap(_features, jobs, chunksize=32) if pool else map(_features, jobs)
                 features = np.stack(list(track(done, f"{name}/{split}", total=len(jobs))))
                 digits = np.array([int(r["digit"]) for r in mine], dtype=np.int64)
                 out[(name, split)] = (features, digits)
                 took = time.monotonic() - started
                 print(f"{name}/{split}: {len(mine)} in {took:.0f} s", flush=True)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
     return out
 
 
