@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-SERVERS = ("ours", "baseline")
+SERVERS = ("ours", "main", "baseline")  # "main" only when the run serves a past commit too
 # Issue 4's targets, checked on every run (informative: the benchmark is not a CI gate).
 TARGET_OVER_BASELINE = 4.0
 TARGET_OVER_LIMIT = 0.8
@@ -14,6 +14,15 @@ TARGET_IDLE_P50_RATIO = 0.5
 TARGET_HALF_PEAK_P99 = 3.0
 TARGET_COLD_START_S = 60.0
 TARGET_SOAK_RSS_GROWTH = 0.10
+# Issue 11's targets, against "main" (the commit the issue was filed at) in the same run.
+TARGET_CPU_OVER_MAIN = 0.55
+TARGET_PEAK_OVER_MAIN = 1.8
+TARGET_P50_OVER_MAIN = 0.65
+
+
+def names(results: dict[str, Any]) -> list[str]:
+    """The servers this run measured, in SERVERS order."""
+    return [name for name in SERVERS if name in results["servers"]]
 
 
 def _peak(sweep: list[dict]) -> dict:
@@ -55,9 +64,9 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
         "idle_p50_ms": {"ours": ours[0]["p50_ms"], "baseline": base[0]["p50_ms"]},
         "idle_p50_ratio": _ratio(ours[0]["p50_ms"], base[0]["p50_ms"]),
         "half_peak": {},
-        "cold_start_s": {name: servers[name]["cold_start_s"] for name in SERVERS},
+        "cold_start_s": {name: servers[name]["cold_start_s"] for name in names(results)},
     }
-    for name in SERVERS:
+    for name in names(results):
         sweep = servers[name]["sweep"]
         level = _half_peak(sweep)
         summary["half_peak"][name] = {
@@ -81,7 +90,56 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
             _at_most(soak["rss_growth"], TARGET_SOAK_RSS_GROWTH) if soak else None
         ),
     }
+    if "main" in servers:
+        summary["against_main"] = against_main(servers["ours"], servers["main"])
     return summary
+
+
+def against_main(ours_server: dict, main_server: dict) -> dict[str, Any]:
+    """Issue 11's ratios, ours over main, from sweeps interleaved level by level in one run."""
+    ours, main = ours_server["sweep"], main_server["sweep"]
+    ours_peak, main_peak = _peak(ours), _peak(main)
+    cpu = "server_cpu_ms_per_request"
+    per_level = [
+        {
+            "concurrency": o["concurrency"],
+            "cpu_ms": {"ours": o[cpu], "main": m[cpu]},
+            "cpu_ratio": _ratio(o[cpu], m[cpu]),
+            "throughput_ratio": _ratio(o["throughput_rps"], m["throughput_rps"]),
+            "p50_ratio": _ratio(o["p50_ms"], m["p50_ms"]),
+        }
+        for o, m in zip(ours, main, strict=True)
+    ]
+    half = _half_peak(ours)
+    out: dict[str, Any] = {
+        "per_level": per_level,
+        # CPU per request over the whole sweep: every level's server CPU over every answer.
+        "cpu_ms_per_request": {"ours": _sweep_cpu_ms(ours), "main": _sweep_cpu_ms(main)},
+        "peak_rps": {"ours": ours_peak["throughput_rps"], "main": main_peak["throughput_rps"]},
+        "idle_p50_ms": {"ours": ours[0]["p50_ms"], "main": main[0]["p50_ms"]},
+        "cold_start_s": {"ours": ours_server["cold_start_s"], "main": main_server["cold_start_s"]},
+        "half_peak_p99_over_idle_p50": _ratio(half["p99_ms"], ours[0]["p50_ms"]),
+    }
+    out["cpu_ratio"] = _ratio(out["cpu_ms_per_request"]["ours"], out["cpu_ms_per_request"]["main"])
+    out["peak_ratio"] = _ratio(ours_peak["throughput_rps"], main_peak["throughput_rps"])
+    out["idle_p50_ratio"] = _ratio(ours[0]["p50_ms"], main[0]["p50_ms"])
+    out["targets"] = {
+        "cpu_0.55x_main": _at_most(out["cpu_ratio"], TARGET_CPU_OVER_MAIN),
+        "peak_1.8x_main": _at_least(out["peak_ratio"], TARGET_PEAK_OVER_MAIN),
+        "idle_p50_0.65x_main": _at_most(out["idle_p50_ratio"], TARGET_P50_OVER_MAIN),
+        "half_peak_p99_3x_idle_p50": _at_most(
+            out["half_peak_p99_over_idle_p50"], TARGET_HALF_PEAK_P99
+        ),
+        "zero_errors": all(lv["errors_total"] == 0 for lv in ours),
+        "cold_start_not_slower": ours_server["cold_start_s"] <= main_server["cold_start_s"],
+    }
+    return out
+
+
+def _sweep_cpu_ms(sweep: list[dict]) -> float | None:
+    answered = sum(lv["throughput_rps"] * lv["duration_s"] for lv in sweep)
+    used = sum(lv["cpu_cores"]["server"] * lv["duration_s"] for lv in sweep)
+    return round(1000.0 * used / answered, 2) if answered else None
 
 
 def _at_least(value: float | None, target: float) -> bool | None:
@@ -99,7 +157,7 @@ def _fmt(value: Any, digits: int = 1) -> str:
 def table_rows(results: dict[str, Any]) -> list[list[str]]:
     """One row per server and concurrency level, then the pipeline limit."""
     rows = []
-    for name in SERVERS:
+    for name in names(results):
         for lv in results["servers"][name]["sweep"]:
             cpu = lv.get("cpu_cores", {})
             rows.append(
@@ -166,13 +224,15 @@ def ratio_lines(results: dict[str, Any]) -> list[str]:
         f"{ours_half['throughput_rps']:.1f} req/s): {_fmt(ours_half['p99_ms'])} ms = "
         f"{_fmt(ours_half['p99_over_idle_p50'], 2)}x idle p50",
         "cold start to ready: "
-        + ", ".join(f"{n} {_fmt(servers[n]['cold_start_s'])} s" for n in SERVERS),
+        + ", ".join(f"{n} {_fmt(servers[n]['cold_start_s'])} s" for n in names(results)),
         "worker RSS after sweep (MiB): "
         + ", ".join(
             f"{n} {[w['rss_mib'] for w in servers[n]['workers_after_sweep'].values()]}"
-            for n in SERVERS
+            for n in names(results)
         ),
     ]
+    if "against_main" in s:
+        lines += main_lines(s["against_main"], results["meta"].get("against", {}))
     soak = servers["ours"].get("soak")
     if soak:
         lines.append(
@@ -186,6 +246,33 @@ def ratio_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def main_lines(a: dict[str, Any], against: dict[str, str]) -> list[str]:
+    """Issue 11's ratios (ours over main), one sentence each, then the targets missed."""
+    levels = ", ".join(
+        f"c={lv['concurrency']} {_fmt(lv['cpu_ms']['ours'])}/{_fmt(lv['cpu_ms']['main'])} ms"
+        f" ({_fmt(lv['cpu_ratio'], 2)}x)"
+        for lv in a["per_level"]
+    )
+    missed = [name for name, ok in a["targets"].items() if ok is False]
+    return [
+        f"against main ({against.get('ref', '?')} = {against.get('commit', '?')[:12]}), "
+        "sweeps interleaved level by level:",
+        f"  server CPU per request over the sweep: ours {_fmt(a['cpu_ms_per_request']['ours'], 2)}"
+        f" ms, main {_fmt(a['cpu_ms_per_request']['main'], 2)} ms, ratio "
+        f"{_fmt(a['cpu_ratio'], 2)}x (target <= {TARGET_CPU_OVER_MAIN}x); by level ours/main: "
+        + levels,
+        f"  peak throughput: ours {a['peak_rps']['ours']:.1f}, main {a['peak_rps']['main']:.1f} "
+        f"req/s, ratio {_fmt(a['peak_ratio'], 2)}x (target >= {TARGET_PEAK_OVER_MAIN}x)",
+        f"  p50 at c=1: ours {_fmt(a['idle_p50_ms']['ours'])} ms, main "
+        f"{_fmt(a['idle_p50_ms']['main'])} ms, ratio {_fmt(a['idle_p50_ratio'], 2)}x "
+        f"(target <= {TARGET_P50_OVER_MAIN}x)",
+        f"  ours p99 at half peak = {_fmt(a['half_peak_p99_over_idle_p50'], 2)}x its idle p50 "
+        f"(target <= {TARGET_HALF_PEAK_P99}x); cold start ours {_fmt(a['cold_start_s']['ours'])} s,"
+        f" main {_fmt(a['cold_start_s']['main'])} s",
+        "  issue 11 targets missed: " + (", ".join(missed) or "none"),
+    ]
+
+
 def write_chart(results: dict[str, Any], path: Path) -> bool:
     """Throughput and p99 against concurrency as a PNG; False when matplotlib is missing."""
     try:
@@ -196,7 +283,9 @@ def write_chart(results: dict[str, Any], path: Path) -> bool:
     except ImportError:
         return False
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for name, colour in zip(SERVERS, ("tab:blue", "tab:orange"), strict=True):
+    colours = {"ours": "tab:blue", "main": "tab:purple", "baseline": "tab:orange"}
+    for name in names(results):
+        colour = colours[name]
         sweep = results["servers"][name]["sweep"]
         conc = [lv["concurrency"] for lv in sweep]
         left.plot(conc, [lv["throughput_rps"] for lv in sweep], "o-", color=colour, label=name)

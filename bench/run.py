@@ -1,9 +1,11 @@
-"""Run the whole benchmark in one go: ours, the seed-style baseline, and the pipeline limit.
+"""Run the whole benchmark in one go: ours, ``main``, the seed-style baseline, the pipeline limit.
 
-``python -m bench.run [--duration S] [--concurrency 1,2,4,...] [--soak]`` builds the bench bundle
-and workload, serves the bundle with this service and then with the baseline (one at a time, same
-gunicorn config, free loopback ports), runs a closed-loop concurrency sweep on each, measures the
-in-process pipeline limit, prints the table and ratios, and writes results under bench/results/.
+``python -m bench.run [--duration S] [--concurrency 1,2,4,...] [--soak] [--against REF]`` builds
+the bench bundle and workload; serves it with the working tree ("ours") and with commit REF
+("main", unpacked from git; default the ``main`` issue 11 is measured against), sweeping the two
+level by level, interleaved; then with the seed-style baseline; all with the same gunicorn config on
+free loopback ports. It measures the in-process pipeline limit and the per-stage costs, prints the
+table and ratios, and writes results under bench/results/.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.progress import track
-from bench import report, servers, stages
+from bench import against, report, servers, stages
 from bench.loadgen import Target, run_count, run_level
 from bench.workload import make_workload
 
@@ -46,6 +48,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=16, help="pipeline limit's batch size")
     parser.add_argument("--stage-repeats", type=int, default=stages.DEFAULT_REPEATS,
                         help="runs per stage of the per-stage cost table")  # fmt: skip
+    parser.add_argument("--against", default=against.ISSUE_11_MAIN, metavar="REF",
+                        help="also serve this commit, interleaved with ours ('' to skip); "
+                        "default: main when issue 11 was filed")  # fmt: skip
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
     args = parser.parse_args(argv)
@@ -75,56 +80,96 @@ def build_bundle(models_dir: Path, log_path: Path) -> float:
     return round(time.monotonic() - started, 2)
 
 
-def bench_server(name: str, args: argparse.Namespace, env: dict, body: bytes, ctype: str) -> dict:
-    """Start one server, time its cold start, sweep it (and soak ours), always stop it."""
-    wsgi = "wsgi:app" if name == "ours" else "bench.baseline_app:app"
-    server = servers.start_gunicorn(name, wsgi, env, args.cache_dir / "logs" / f"{name}.log")
+def start_server(
+    name: str, args: argparse.Namespace, env: dict, body: bytes, ctype: str, root: Path
+) -> tuple[servers.Server, dict]:
+    """Start one server from ``root`` and time its cold start (process start to ready)."""
+    wsgi = "bench.baseline_app:app" if name == "baseline" else "wsgi:app"
+    log_path = args.cache_dir / "logs" / f"{name}.log"
+    server = servers.start_gunicorn(name, wsgi, env, log_path, root)
     try:
-        if name == "ours":
-            probe = _ready_probe
-        else:  # the baseline has no readiness route: ready is its first good answer
+        if name == "baseline":  # it has no readiness route: ready is its first good answer
 
             def probe(port: int) -> bool:
                 return _predict_probe(port, body, ctype)
 
+        else:
+            probe = _ready_probe
         cold_start = servers.wait_until(server, probe)
-        print(f"[bench] {name}: ready after {cold_start:.1f} s (pid {server.pid})", flush=True)
-        result: dict[str, Any] = {
-            "wsgi": wsgi,
-            "master_pid": server.pid,
-            "cold_start_s": round(cold_start, 2),
-            "workers_ready": servers.snapshot(server),
-            "sweep": [],
-        }
-        target = Target(servers.HOST, server.port, "/predict", body, ctype, parse_timing=True)
-        counters = servers.cpu_counters(server)
-        for level in track(args.levels, f"{name}: concurrency levels"):
-            stats = run_level(target, level, args.duration, args.warmup, counters)
-            cpu = stats["cpu_cores"]
-            cpu["other"] = round(max(0.0, cpu["machine"] - cpu["server"] - cpu["client"]), 3)
-            # CPU per answer: comparable across runs even when other processes take cores.
-            stats["server_cpu_ms_per_request"] = (
-                round(1000.0 * cpu["server"] / stats["throughput_rps"], 1)
-                if stats["throughput_rps"]
-                else None
-            )
-            result["sweep"].append(stats)
-            print(
-                f"[bench] {name} c={level}: {stats['throughput_rps']:.1f} req/s, "
-                f"p50 {stats['p50_ms']} ms, p99 {stats['p99_ms']} ms, errors {stats['errors']}, "
-                f"server {cpu['server']:.2f} cores, other {cpu['other']:.2f}",
-                flush=True,
-            )
-        result["workers_after_sweep"] = servers.snapshot(server)
-        result["metrics_trace_lines"] = _trace_metrics(server.port)
-        if name == "ours":  # the stage histograms over the whole sweep, for the stage table
-            result["stage_metrics"] = stages.scrape_stage_metrics(server.port)
-        if name == "ours" and args.soak:
+    except BaseException:
+        servers.stop(server)
+        raise
+    print(f"[bench] {name}: ready after {cold_start:.1f} s (pid {server.pid})", flush=True)
+    result: dict[str, Any] = {
+        "wsgi": wsgi,
+        "root": str(root),
+        "master_pid": server.pid,
+        "cold_start_s": round(cold_start, 2),
+        "workers_ready": servers.snapshot(server),
+        "sweep": [],
+    }
+    return server, result
+
+
+def sweep_level(
+    name: str, server: servers.Server, result: dict, level: int, args: argparse.Namespace,
+    body: bytes, ctype: str,
+) -> None:  # fmt: skip
+    """One closed-loop concurrency level against ``server``, appended to its sweep."""
+    target = Target(servers.HOST, server.port, "/predict", body, ctype, parse_timing=True)
+    stats = run_level(target, level, args.duration, args.warmup, servers.cpu_counters(server))
+    cpu = stats["cpu_cores"]
+    cpu["other"] = round(max(0.0, cpu["machine"] - cpu["server"] - cpu["client"]), 3)
+    # CPU per answer: comparable across runs even when other processes take cores.
+    stats["server_cpu_ms_per_request"] = (
+        round(1000.0 * cpu["server"] / stats["throughput_rps"], 1)
+        if stats["throughput_rps"]
+        else None
+    )
+    result["sweep"].append(stats)
+    print(
+        f"[bench] {name} c={level}: {stats['throughput_rps']:.1f} req/s, "
+        f"p50 {stats['p50_ms']} ms, p99 {stats['p99_ms']} ms, errors {stats['errors']}, "
+        f"server {cpu['server']:.2f} cores, other {cpu['other']:.2f}",
+        flush=True,
+    )
+
+
+def finish_server(
+    name: str, server: servers.Server, result: dict, args: argparse.Namespace,
+    body: bytes, ctype: str,
+) -> None:  # fmt: skip
+    """What is read after the sweep: worker state, stage histograms and (ours) the soak."""
+    result["workers_after_sweep"] = servers.snapshot(server)
+    result["metrics_trace_lines"] = _trace_metrics(server.port)
+    if name == "ours":  # the stage histograms over the whole sweep, for the stage table
+        result["stage_metrics"] = stages.scrape_stage_metrics(server.port)
+        if args.soak:
+            target = Target(servers.HOST, server.port, "/predict", body, ctype, parse_timing=True)
             result["soak"] = soak(server, target, args.soak_requests, args.soak_concurrency)
-        return result
+
+
+def bench_servers(
+    roots: dict[str, Path], args: argparse.Namespace, env: dict, body: bytes, ctype: str
+) -> dict[str, dict]:
+    """Start each server in turn, then sweep them level by level, interleaved; always stop them.
+
+    Interleaving puts every level of each server in the same minute as the others', so a change
+    in what else the machine runs moves both sides of a ratio alike.
+    """
+    started: dict[str, tuple[servers.Server, dict]] = {}
+    try:
+        for name, root in roots.items():  # one at a time: cold starts do not compete
+            started[name] = start_server(name, args, env, body, ctype, root)
+        for level in track(args.levels, f"{', '.join(roots)}: concurrency levels"):
+            for name, (server, result) in started.items():
+                sweep_level(name, server, result, level, args, body, ctype)
+        for name, (server, result) in started.items():
+            finish_server(name, server, result, args, body, ctype)
+        return {name: result for name, (_, result) in started.items()}
     finally:
-        result_code = servers.stop(server)
-        print(f"[bench] {name}: stopped (exit {result_code})", flush=True)
+        for name, (server, _) in started.items():
+            print(f"[bench] {name}: stopped (exit {servers.stop(server)})", flush=True)
 
 
 def _ready_probe(port: int) -> bool:
@@ -242,8 +287,16 @@ def main(argv: list[str] | None = None) -> int:
         "bundle": {"path": str(bundle_dir), "build_s": build_s},
         "servers": {},
     }
-    for name in report.SERVERS:
-        results["servers"][name] = bench_server(name, args, env, body, ctype)
+    if args.against:
+        root, sha = against.checkout(args.against, args.cache_dir)
+        results["meta"]["against"] = {"ref": args.against, "commit": sha}
+        print(f"[bench] main = {args.against} ({sha[:12]}), unpacked in {root}", flush=True)
+        results["servers"] |= bench_servers(
+            {"main": root, "ours": servers.ROOT}, args, env, body, ctype
+        )
+    else:
+        results["servers"] |= bench_servers({"ours": servers.ROOT}, args, env, body, ctype)
+    results["servers"] |= bench_servers({"baseline": servers.ROOT}, args, env, body, ctype)
     print("[bench] measuring the pipeline limit", flush=True)
     results["pipeline"] = pipeline_limit(bundle_dir, workload_dir, args)
     print("[bench] measuring the per-stage costs", flush=True)

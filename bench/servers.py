@@ -43,16 +43,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(name: str, wsgi: str, env: dict[str, str], log_path: Path) -> Server:
-    """Spawn ``gunicorn -c config/gunicorn.conf.py WSGI`` on a free loopback port."""
+def start_gunicorn(
+    name: str, wsgi: str, env: dict[str, str], log_path: Path, root: Path = ROOT
+) -> Server:
+    """Spawn ``gunicorn -c config/gunicorn.conf.py WSGI`` from ``root`` on a free loopback port."""
     port = free_port()
     environ = {**os.environ, **env, "MMS_BIND": f"{HOST}:{port}"}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with open(log_path, "wb") as log:  # the child keeps its own descriptor
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), wsgi],
-            cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(root / "config" / "gunicorn.conf.py"),
+                wsgi,
+            ],
+            cwd=root,
             env=environ,
             stdout=log,
             stderr=subprocess.STDOUT,

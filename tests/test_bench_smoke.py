@@ -34,6 +34,8 @@ def run_bench(tmp_path: Path) -> tuple[int, str]:
         "--concurrency", "1,2", "--soak", "--soak-requests", "20", "--soak-concurrency", "2",
         "--pipeline-duration", "1", "--stage-repeats", "3", "--cache-dir", str(tmp_path / "cache"),
         "--results-dir", str(tmp_path / "results"),
+        # A commit every clone has (the default, an older one, is absent from shallow clones).
+        "--against", "HEAD",
     ]  # fmt: skip
     with open(log_path, "wb") as log:
         # Its own process group, so the servers it spawned can be killed with it as a last resort.
@@ -59,7 +61,7 @@ def test_benchmark_smoke_run(tmp_path):
     results = json.loads((tmp_path / "results" / "results.json").read_text())
     assert set(results) >= {"meta", "workload", "bundle", "servers", "pipeline", "summary"}
     assert results["workload"]["text_words"] == 20
-    for name in ("ours", "baseline"):
+    for name in ("ours", "main", "baseline"):
         server = results["servers"][name]
         assert server["cold_start_s"] > 0
         assert [level["concurrency"] for level in server["sweep"]] == [1, 2]
@@ -75,6 +77,14 @@ def test_benchmark_smoke_run(tmp_path):
     assert results["servers"]["ours"]["sweep"][0]["server_timing_ms"]["inference"] > 0
     assert results["pipeline"]["throughput_sps"] > 0 and results["pipeline"]["trace_count"] == 1
     assert set(results["summary"]) >= SUMMARY_KEYS
+    # "main" ran from an unpacked commit, not the working tree, and was compared level by level.
+    assert results["servers"]["main"]["root"] != str(ROOT)
+    assert Path(results["servers"]["main"]["root"], "wsgi.py").is_file()
+    against = results["summary"]["against_main"]
+    assert [lv["concurrency"] for lv in against["per_level"]] == [1, 2]
+    assert against["cpu_ratio"] > 0 and against["peak_ratio"] > 0
+    assert set(against["targets"]) >= {"cpu_0.55x_main", "peak_1.8x_main", "idle_p50_0.65x_main"}
+    assert "against main (HEAD" in log
     assert (tmp_path / "results" / "table.md").read_text().startswith("| server |")
     if importlib.util.find_spec("matplotlib"):
         assert (tmp_path / "results" / "chart.png").stat().st_size > 0
