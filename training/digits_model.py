@@ -11,6 +11,9 @@ from training.digits_features import INPUTS, OUTPUT
 
 
 def _image_tower(x: Any) -> Any:
+    # Each image standardised on its own: grey paper and faint or coloured ink look alike (a
+    # missing image, all zeros, stays zeros).
+    x = layers.LayerNormalization(axis=(1, 2, 3), center=False, scale=False)(x)
     for filters in (24, 48, 64):
         x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
         x = layers.MaxPooling2D(2)(x)
@@ -21,10 +24,10 @@ def _image_tower(x: Any) -> Any:
 
 def _audio_tower(x: Any) -> Any:
     # Temporal convolutions with the mel bands as channels (as in TC-ResNet keyword spotters).
-    for filters in (64, 96, 128):
+    for filters in (96, 128, 160):
         x = layers.Conv1D(filters, 5, padding="same", activation="relu")(x)
         x = layers.MaxPooling1D(2)(x)
-    x = layers.Conv1D(128, 3, padding="same", activation="relu")(x)
+    x = layers.Conv1D(192, 3, padding="same", activation="relu")(x)
     x = layers.Concatenate()([layers.GlobalMaxPooling1D()(x), layers.GlobalAveragePooling1D()(x)])
     x = layers.Dropout(0.3)(x)
     return layers.Dense(128, activation="relu", name="audio_embedding")(x)

@@ -44,7 +44,7 @@ from training.robustness import (
 from training.robustness import evaluate as evaluate_real_world
 
 # How often each subset of modalities is kept, in SUBSETS order: single modalities are the hardest.
-SUBSET_WEIGHTS = (0.15, 0.15, 0.15, 0.1, 0.1, 0.1, 0.25)
+SUBSET_WEIGHTS = (0.15, 0.2, 0.1, 0.1, 0.1, 0.1, 0.25)
 CORRUPT_FRACTION = 0.25  # of the multi-input examples: one kept input (two of three) holds no digit
 HELD_OUT_COMBOS = 3000  # random same-digit pairings scored per multi-modality subset
 VALIDATION_CASES = 6000  # pairings of validation items the temperature is fitted on
@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="the bundle folder to write")
     parser.add_argument("--samples", type=Path, default=DEFAULT_SAMPLES)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--examples", type=int, default=16_000, help="pairings per epoch")
     args = parser.parse_args()
     started = time.monotonic()
