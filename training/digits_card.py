@@ -94,7 +94,7 @@ examples of each kind), which `python -m training.evaluate_digits models/digits/
   or two of them (never all) are swapped for an item with no digit, so the fused head learns to
   trust the clear part. Adam, cosine-decayed learning rate from 2e-3, {epochs} epochs of
   {examples_per_epoch:,} pairings, batch 64. Temperature scaling on the validation split.
-- Feature extraction {featurise_s} s, training {train_s} s on {machine}.
+- {data_line}feature extraction {featurise_s} s, training {train_s} s on {machine}.
 
 ## Rebuild
 
@@ -166,6 +166,7 @@ def write(bundle_dir: Path, metrics: dict[str, Any]) -> None:
         test_speeds="/".join(map(str, digits_audio.TEST_SPEEDS)),
         inputs="; ".join(f"`{n}` {s['shape']} {s['dtype']}" for n, s in INPUTS.items()),
         corrupt_pct=round(100 * info["corrupt_fraction"]),
+        data_line=f"Data generation {info['data_s']} s, " if "data_s" in info else "",
         **info,
     )
     (bundle_dir / "MODEL_CARD.md").write_text(text, encoding="utf-8")
@@ -181,10 +182,10 @@ def robustness_summary(metrics: dict[str, Any]) -> str:
             for key, r in real_world.items()
             if key.startswith(f"{name}/")
         ]
-        lines.append(f"| {name} alone | {real_world[name]['accuracy']:.1%} | {', '.join(parts)} |")
+        lines.append(f"| {name} alone | {real_world[name]['accuracy']:.2%} | {', '.join(parts)} |")
     for key, r in real_world.items():
         if "+" in key:
-            lines.append(f"| {key} | {r['accuracy']:.1%} | fused, {r['n']} same-digit pairings |")
+            lines.append(f"| {key} | {r['accuracy']:.2%} | fused, {r['n']} same-digit pairings |")
     lines.append(
         f"\nCalibration error (ECE, {calibration['bins']} bins, all held-out cases): "
         f"{calibration['all']['ece_uncalibrated']:.2%} before, {calibration['all']['ece']:.2%} "

@@ -11,9 +11,6 @@ from training.digits_features import INPUTS, OUTPUT
 
 
 def _image_tower(x: Any) -> Any:
-    # Each image standardised on its own: grey paper and faint or coloured ink look alike (a
-    # missing image, all zeros, stays zeros).
-    x = layers.LayerNormalization(axis=(1, 2, 3), center=False, scale=False)(x)
     for filters in (24, 48, 64):
         x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
         x = layers.MaxPooling2D(2)(x)

@@ -39,7 +39,7 @@ TEST_TEMPLATES = (
 FILLERS = (
     "the", "a", "is", "this", "that", "was", "say", "write", "please", "okay", "hmm", "yes",
     "me", "you", "and", "then", "look", "here", "now", "das", "ist", "le", "la", "el", "es",
-    "wait", "so", "well", "guess", "mine", "to", "of", "in", "no", "nr", "num", "n°", "code",
+    "wait", "so", "well", "guess", "mine", "to", "of", "in",
 )  # fmt: skip
 # QWERTY neighbours for substitution and insertion typos.
 KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
@@ -163,9 +163,9 @@ def make_texts(seed: int, scale: float = 1.0) -> tuple[Texts, Texts, Texts, Text
     texts: Texts = []
     for _ in range(max(20, round(TRAIN_TEXTS * scale))):
         digit = rng.randrange(10)
-        if rng.random() < 0.25:
+        if rng.random() < 0.15:
             numeral = rng.choice(NUMERALS + tuple(train_numerals))[digit]
-            template = rng.choice(TRAIN_TEMPLATES) if rng.random() < 0.7 else "{w}"
+            template = rng.choice(TRAIN_TEMPLATES) if rng.random() < 0.5 else "{w}"
             texts.append((digit, _render(template, numeral, digit, rng), "numeral"))
             continue
         word = rng.choice(words[digit])

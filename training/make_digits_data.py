@@ -36,7 +36,7 @@ FIELDS = ("modality", "split", "digit", "source", "item")
 SAMPLE_IMAGE_CONDITIONS = ("clean", "inverted")  # per digit, plus one photo condition in turn
 SAMPLE_TEXTS = 3  # per digit
 COMPRESSED = {3: "MP3", 8: "FLAC"}  # digit -> format of one extra clip
-MAX_SAMPLE_BYTES = 60_000  # a committed sample file is at most this big
+MAX_SAMPLE_BYTES = 40_000  # a committed sample file is at most this big
 
 
 def build(out_dir: Path, seed: int, workers: int, scale: float = 1.0) -> list[dict[str, str]]:
@@ -112,8 +112,9 @@ def write_samples(data_dir: Path, rows: list[dict[str, str]], samples: Path, see
             fits = [r for r in mine if (r["modality"], r["source"]) == (modality, condition)]
             if modality == "text":
                 return rng.choice(fits)
-            small = [r for r in fits if (data_dir / r["item"]).stat().st_size <= MAX_SAMPLE_BYTES]
-            return rng.choice(small or fits)
+            sizes = {r["item"]: (data_dir / r["item"]).stat().st_size for r in fits}
+            small = [r for r in fits if sizes[r["item"]] <= MAX_SAMPLE_BYTES]
+            return rng.choice(small) if small else min(fits, key=lambda r: sizes[r["item"]])
 
         conditions = [*SAMPLE_IMAGE_CONDITIONS, photos[digit % len(photos)]]
         for k, condition in enumerate(conditions):
