@@ -35,7 +35,8 @@ FIELDS = ("modality", "split", "digit", "source", "item")
 # corrupt_train / corrupt_test: items with no digit (digit -1) that stand in for a broken modality.
 SAMPLE_IMAGE_CONDITIONS = ("clean", "inverted")  # per digit, plus one photo condition in turn
 SAMPLE_TEXTS = 3  # per digit
-COMPRESSED = {3: "MP3", 8: "FLAC"}  # digit -> format of one extra clip
+# digit -> format and condition of one extra clip: lossy coding is degradation enough for MP3.
+COMPRESSED = {3: ("MP3", "clean"), 8: ("FLAC", "late_start")}
 MAX_SAMPLE_BYTES = 40_000  # a committed sample file is at most this big
 
 
@@ -95,8 +96,8 @@ def write_samples(data_dir: Path, rows: list[dict[str, str]], samples: Path, see
     """Copy a seeded pick of real-world held-out files per digit into ``samples``, with a manifest.
 
     Per digit: a clean, an inverted and one photographed image (the photo condition taking turns),
-    one clip (its condition taking turns; digits 3 and 8 get one more, as MP3 and FLAC) and three
-    texts of different conditions.
+    one clip (its condition taking turns; digits 3 and 8 get one more: MP3 clean, FLAC late) and
+    three texts of different conditions.
     """
     rng = random.Random(seed)
     test = [r for r in rows if r["split"] == "test"]
@@ -125,8 +126,8 @@ def write_samples(data_dir: Path, rows: list[dict[str, str]], samples: Path, see
         row = pick("audio", audio_conditions[digit % len(audio_conditions)])
         picked.append(_copy(data_dir, row, samples / f"audio_{digit}_0.wav"))
         if digit in COMPRESSED:
-            fmt = COMPRESSED[digit]
-            row = pick("audio", audio_conditions[(digit + 4) % len(audio_conditions)])
+            fmt, condition = COMPRESSED[digit]
+            row = pick("audio", condition)
             target = samples / f"audio_{digit}_1.{fmt.lower()}"
             samples_, rate = sf.read(data_dir / row["item"], dtype="float32")
             sf.write(target, samples_, rate, format=fmt)
