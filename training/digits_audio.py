@@ -1,9 +1,12 @@
-"""Spoken digits as WAV files: "zero" ... "nine" said by espeak-ng, then augmented.
+"""Spoken digits as WAV files: "zero" ... "nine" said by espeak-ng, then made to sound real.
 
 Needs the ``espeak-ng`` program (Debian/Ubuntu: ``apt-get install espeak-ng``) only to rebuild the
-data. Held out by source: the test clips come from voices (accents) in ``TEST_VOICES`` or voice
-variants that no training clip uses, at speaking speeds no training clip uses, so no
-(voice, variant, speed) of a test clip occurs in training.
+data. Training clips are augmented the way users' recordings differ: voices, rates and pitches;
+white/pink/brown noise or babble (other speech, never a digit) at 0-20 dB SNR; reverberation;
+telephone band; gain -35..0 dBFS; clipping; silence up to 2 s either side; the digit inside a short
+phrase. Held out by source: the real-world test clips (one condition each, ``TEST_CONDITIONS``)
+come from voices (accents) in ``TEST_VOICES`` or voice variants that no training clip uses, at
+speaking speeds, phrases and babble sentences that training never uses.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import librosa
 import numpy as np
+import scipy.signal
 import soundfile as sf
 import soxr
 
@@ -27,26 +31,56 @@ TEST_VOICES = ("en-029", "en-gb-x-gbcwmd")
 TRAIN_SPEEDS = (120, 140, 160, 180, 200, 230, 260)  # words per minute
 TEST_SPEEDS = (130, 170, 215)
 HELD_OUT_VARIANT_EVERY = 4  # every 4th variant (sorted by name) is held out
-TRAIN_RENDITIONS = 2  # clips per training (voice, variant, digit)
-TEST_CLIPS_PER_DIGIT = 150
+TRAIN_CLIPS_PER_VOICE_DIGIT = 200  # random train variants per (voice, digit)
+VAL_FRACTION = 0.08  # of the training sources' clips, kept for temperature scaling
 RATE = 16_000
-MAX_WORD_S = 0.95  # the bundle keeps the first 1.0 s, so the word must fit with a little lead-in
-SNR_DB = (None, 30.0, 20.0, 10.0)
-SNR_WEIGHTS = (0.4, 0.2, 0.2, 0.2)
-OTHER_RATES = (22_050, 44_100)  # some files are stored at these rates, to exercise resampling
+MAX_SPEECH_S = 1.45  # the bundle's voiced window is 1.5 s: a phrase must fit in it
+MAX_SILENCE_S = 2.0
+TRAIN_PHRASES = (
+    "{w}", "{w}", "{w}", "the number is {w}", "{w} please", "number {w}", "it's {w}",
+    "{w} thanks", "press {w}", "that's {w}", "{w} okay",
+)  # fmt: skip
+TEST_PHRASES = ("my number is {w}", "{w} I think", "the answer is {w}", "um {w}", "digit {w}")
+# Babble: sentences with no number in them, said by other voices; test babble never trains.
+TRAIN_BABBLE = (
+    "where did you put the keys", "it is raining again today", "can you pass me the salt",
+    "we should leave before the traffic", "the meeting moved to the afternoon",
+    "I really like this song", "turn left at the next corner", "she said she would call back",
+    "the coffee here is too strong", "let me check my calendar", "how was your weekend",
+    "the train was late this morning", "did you see the game last night",
+    "please close the window", "what time does the shop open", "my brother lives in town",
+)  # fmt: skip
+TEST_BABBLE = (
+    "the garden needs some water", "have you finished the report", "dinner is almost ready",
+    "I lost my umbrella on the bus", "they are painting the kitchen", "is this seat taken",
+    "the children are playing outside", "we ran out of milk",
+)  # fmt: skip
+BABBLE_VOICES = {
+    "train": ("en-us+f2", "en-gb+m4", "en-gb-scotland+f4", "en-us-nyc+m2", "en-gb-x-rp+f1",
+              "en-gb-x-gbclan+m6"),
+    "test": ("en-029+f3", "en-gb-x-gbcwmd+m5", "en-us+klatt", "en-gb+croak"),
+}  # fmt: skip
+# Real-world held-out conditions, each with test_clips_per_digit() clips per digit.
+TEST_CONDITIONS = (
+    "clean", "late_start", "in_phrase", "babble_5_10db", "noise_5_10db", "reverb", "telephone",
+    "quiet_-35dbfs", "clipped",
+)  # fmt: skip
+# Clips with no digit at all (babble or noise only): the corruption that replaces a modality.
+NOISE_ONLY_CLIPS = {"train": 300, "test": 100}
 
 
 @dataclass(frozen=True)
 class Clip:
-    """One clip to synthesise: who says which digit how, and its augmentation seed."""
+    """One clip to synthesise: who says which digit how, its condition and augmentation seed."""
 
     split: str
-    digit: int
+    digit: int  # -1: no digit, noise or babble only
     voice: str
     variant: str
     speed: int
     pitch: int
     seed: int
+    condition: str = "train"  # "train" (random augmentation) or one of TEST_CONDITIONS
 
     @property
     def name(self) -> str:
@@ -75,44 +109,86 @@ def variants() -> list[str]:
     return sorted((n for n in names if " " not in n), key=str.lower)  # "+Mr serious" won't parse
 
 
-def plan_clips(seed: int) -> list[Clip]:
-    """Every clip of the data set, train and test, reproducibly from ``seed``."""
+def plan_clips(seed: int, scale: float = 1.0) -> list[Clip]:
+    """Every clip of the data set (train, val, test, noise-only), reproducibly from ``seed``.
+
+    ``scale`` shrinks every count (at least one clip per digit and condition), for quick runs.
+    """
     rng = np.random.default_rng(seed)
     names = variants()
     held_out = set(names[HELD_OUT_VARIANT_EVERY - 1 :: HELD_OUT_VARIANT_EVERY])
     train_variants = [""] + [v for v in names if v not in held_out]
-    clips = []
+    per_voice = max(1, round(TRAIN_CLIPS_PER_VOICE_DIGIT * scale))
+    clips: list[Clip] = []
+
+    def add(split: str, digit: int, voice: str, variant: str, speeds, condition: str) -> None:
+        speed, pitch = int(rng.choice(speeds)), int(rng.integers(20, 81))
+        clips.append(Clip(split, digit, voice, variant, speed, pitch, len(clips), condition))
+
     for voice in TRAIN_VOICES:
-        for variant in train_variants:
-            for digit in range(10):
-                for _ in range(TRAIN_RENDITIONS):
-                    speed = int(rng.choice(TRAIN_SPEEDS))
-                    pitch = int(rng.integers(20, 81))
-                    clips.append(Clip("train", digit, voice, variant, speed, pitch, len(clips)))
+        for digit in range(10):
+            for _ in range(per_voice):
+                split = "val" if rng.random() < VAL_FRACTION else "train"
+                add(split, digit, voice, str(rng.choice(train_variants)), TRAIN_SPEEDS, "train")
     # A test source has a held-out voice, a held-out variant, or both.
     sources = [(v, w) for v in TEST_VOICES for w in [""] + names]
     sources += [(v, w) for v in TRAIN_VOICES for w in sorted(held_out)]
-    for digit in range(10):
-        for i in rng.choice(len(sources), TEST_CLIPS_PER_DIGIT, replace=False):
-            voice, variant = sources[i]
-            speed, pitch = int(rng.choice(TEST_SPEEDS)), int(rng.integers(20, 81))
-            clips.append(Clip("test", digit, voice, variant, speed, pitch, len(clips)))
+    per_condition = max(1, round(test_clips_per_digit() * scale))
+    for condition in TEST_CONDITIONS:
+        for digit in range(10):
+            for i in rng.choice(len(sources), per_condition, replace=False):
+                add("test", digit, *sources[i], TEST_SPEEDS, condition)
+    for split, count in NOISE_ONLY_CLIPS.items():
+        for _ in range(max(2, round(count * scale))):
+            add(split, -1, "none", "", TRAIN_SPEEDS, split)
     return clips
 
 
-def _speak(clip: Clip, speed: int, workdir: Path) -> tuple[np.ndarray, int]:
-    voice = f"{clip.voice}+{clip.variant}" if clip.variant else clip.voice
+def test_clips_per_digit() -> int:
+    """Held-out clips per digit and condition."""
+    return 15
+
+
+def _speak(voice: str, speed: int, pitch: int, text: str, workdir: Path) -> np.ndarray:
+    """espeak-ng's rendition of ``text`` at RATE, silence trimmed."""
     out = workdir / "say.wav"
     subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(clip.pitch), "-w", str(out),
-         WORDS[clip.digit]],
+        ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(out), text],
         check=True, capture_output=True,
     )  # fmt: skip
     samples, rate = sf.read(out, dtype="float32")
-    return samples, rate
+    speech, _ = librosa.effects.trim(samples, top_db=40)
+    return soxr.resample(speech, rate, RATE)
 
 
-def _noise(n: int, rng: np.random.Generator) -> np.ndarray:
+_BABBLE: dict[str, list[np.ndarray]] = {}  # split -> utterances; filled before workers fork
+
+
+def prepare_babble() -> None:
+    """Render the babble utterances once (call before forking the workers that mix them)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for split, sentences in (("train", TRAIN_BABBLE), ("test", TEST_BABBLE)):
+            _BABBLE[split] = [
+                _speak(voice, 150 + 10 * (i % 5), 30 + 7 * (i % 7), sentence, Path(tmp))
+                for i, sentence in enumerate(sentences)
+                for voice in BABBLE_VOICES[split][i % 2 :: 2]
+            ]
+
+
+def _babble(n: int, split: str, rng: np.random.Generator) -> np.ndarray:
+    """Three to six talkers at once, each looping its sentence from a random point."""
+    utterances = _BABBLE["test" if split == "test" else "train"]
+    out = np.zeros(n, dtype=np.float32)
+    for _ in range(int(rng.integers(3, 7))):
+        speech = utterances[int(rng.integers(len(utterances)))]
+        speech = speech / max(float(np.sqrt(np.mean(speech**2))), 1e-6)
+        looped = np.tile(np.concatenate([speech, np.zeros(int(0.2 * RATE))]), n // len(speech) + 2)
+        start = int(rng.integers(len(looped) - n))
+        out += looped[start : start + n] * rng.uniform(0.5, 1.0)
+    return out
+
+
+def _coloured_noise(n: int, rng: np.random.Generator) -> np.ndarray:
     white = rng.standard_normal(n).astype(np.float32)
     colour = rng.choice(("white", "pink", "brown"))
     if colour == "white":
@@ -123,33 +199,112 @@ def _noise(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.fft.irfft(spectrum, n).astype(np.float32)
 
 
+def _add_noise(audio: np.ndarray, speech_power: float, snr_db: float, kind: str,
+               split: str, rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+    noise = (
+        _babble(len(audio), split, rng) if kind == "babble" else _coloured_noise(len(audio), rng)
+    )
+    scale = np.sqrt(speech_power / 10 ** (snr_db / 10) / max(float(np.mean(noise**2)), 1e-12))
+    return audio + noise * scale
+
+
+def _reverb(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Convolve with a synthetic room: noise decaying exponentially to -60 dB at RT60."""
+    rt60 = rng.uniform(0.2, 0.9)
+    t = np.arange(int(rt60 * RATE)) / RATE
+    rir = rng.standard_normal(t.size) * np.exp(-6.9 * t / rt60)
+    rir[0] = 1.0 / rng.uniform(0.3, 1.0)  # the direct path
+    wet = scipy.signal.fftconvolve(audio, rir)[: len(audio)]
+    return (wet / max(float(np.abs(wet).max()), 1e-9) * float(np.abs(audio).max())).astype(
+        np.float32
+    )
+
+
+def _telephone(audio: np.ndarray) -> np.ndarray:
+    """300-3400 Hz band, as a phone line carries it (stored at 8 kHz by the caller)."""
+    sos = scipy.signal.butter(4, (300, 3400), btype="bandpass", fs=RATE, output="sos")
+    return scipy.signal.sosfilt(sos, audio).astype(np.float32)
+
+
+def _augmentation(clip: Clip, rng: np.random.Generator) -> dict:
+    """What happens to a clip: random for training, fixed by the condition for a test clip."""
+    if clip.condition in ("train", "val"):
+        noisy = rng.random() < 0.6
+        return {
+            "phrase": rng.random() < 0.35,
+            "lead_s": rng.uniform(0, MAX_SILENCE_S) if rng.random() < 0.5 else rng.uniform(0, 0.3),
+            "tail_s": rng.uniform(0, MAX_SILENCE_S) if rng.random() < 0.3 else rng.uniform(0, 0.3),
+            "noise": str(rng.choice(("white", "babble"), p=(0.35, 0.65))) if noisy else None,
+            "snr_db": rng.uniform(0, 20),
+            "reverb": rng.random() < 0.25,
+            "telephone": rng.random() < 0.15,
+            "clip": rng.random() < 0.1,
+            "gain_dbfs": rng.uniform(-35, 0),
+        }
+    c = clip.condition
+    return {
+        "phrase": c == "in_phrase",
+        "lead_s": rng.uniform(1, 2) if c == "late_start" else rng.uniform(0, 0.3),
+        "tail_s": rng.uniform(0.05, 0.3),
+        "noise": {"babble_5_10db": "babble", "noise_5_10db": "white"}.get(c),
+        "snr_db": rng.uniform(5, 10),
+        "reverb": c == "reverb",
+        "telephone": c == "telephone",
+        "clip": c == "clipped",
+        "gain_dbfs": -35.0 if c == "quiet_-35dbfs" else rng.uniform(-20, -1),
+    }
+
+
 def render(clip: Clip) -> bytes:
     """Synthesise and augment one clip; returns the WAV file's bytes."""
     rng = np.random.default_rng(clip.seed)
+    aug = _augmentation(clip, rng)
+    if clip.digit < 0:
+        return _noise_only(clip, rng)
     stretch = rng.uniform(0.93, 1.07)  # tape-speed change: tempo and pitch together
+    phrases = TEST_PHRASES if clip.split == "test" else TRAIN_PHRASES
+    text = str(rng.choice(phrases)).format(w=WORDS[clip.digit]) if aug["phrase"] else None
+    voice = f"{clip.voice}+{clip.variant}" if clip.variant else clip.voice
     speed = clip.speed
     with tempfile.TemporaryDirectory() as tmp:
         while True:
-            samples, rate = _speak(clip, speed, Path(tmp))
-            word, _ = librosa.effects.trim(samples, top_db=40)
-            word = soxr.resample(word, rate * stretch, RATE)
-            if len(word) <= MAX_WORD_S * RATE:
+            speech = _speak(voice, speed, clip.pitch, text or WORDS[clip.digit], Path(tmp))
+            speech = soxr.resample(speech, RATE * stretch, RATE)
+            if len(speech) <= MAX_SPEECH_S * RATE or speed > 400:
                 break
-            speed += 20  # a slow variant overran the window: say it faster
-    word = word / max(float(np.abs(word).max()), 1e-6) * 10 ** (rng.uniform(-30, -1) / 20)
-    room = RATE - len(word)
-    lead = int(rng.uniform(0, min(0.3 * RATE, room)))
-    tail = int(rng.uniform(0.02 * RATE, max(0.02 * RATE, min(0.25 * RATE, room - lead))))
-    audio = np.concatenate([np.zeros(lead), word, np.zeros(tail)]).astype(np.float32)
-    snr = SNR_DB[rng.choice(len(SNR_DB), p=SNR_WEIGHTS)]
-    if snr is not None:
-        noise = _noise(len(audio), rng)
-        speech_power = float(np.mean(word**2))
-        audio += noise * np.sqrt(speech_power / 10 ** (snr / 10) / float(np.mean(noise**2)))
-    out_rate = RATE if rng.random() < 0.8 else int(rng.choice(OTHER_RATES))
+            speed += 30  # a slow variant or long phrase overran the window: say it faster
+    speech = speech[: int(MAX_SPEECH_S * RATE)] / max(float(np.abs(speech).max()), 1e-6)
+    lead, tail = (np.zeros(int(aug[k] * RATE), np.float32) for k in ("lead_s", "tail_s"))
+    audio = np.concatenate([lead, speech, tail]).astype(np.float32)
+    if aug["reverb"]:
+        audio = _reverb(audio, rng)
+    if aug["noise"]:
+        kind = aug["noise"] if aug["noise"] == "babble" else "colour"
+        audio = _add_noise(audio, float(np.mean(speech**2)), aug["snr_db"], kind, clip.split, rng)
+    return _finish(audio, aug, rng)
+
+
+def _noise_only(clip: Clip, rng: np.random.Generator) -> bytes:
+    """A clip with nobody saying a digit: babble or coloured noise, 0.5-3 s."""
+    n = int(rng.uniform(0.5, 3.0) * RATE)
+    audio = _babble(n, clip.split, rng) if rng.random() < 0.6 else _coloured_noise(n, rng)
+    aug = {"telephone": False, "clip": False, "gain_dbfs": rng.uniform(-35, -3)}
+    return _finish(audio.astype(np.float32), aug, rng)
+
+
+def _finish(audio: np.ndarray, aug: dict, rng: np.random.Generator) -> bytes:
+    """Gain, clipping, telephone band and the stored rate; the WAV file's bytes."""
+    audio = audio / max(float(np.abs(audio).max()), 1e-9)
+    if aug["clip"]:  # overdriven: the recording sits at full scale, its peaks flattened
+        audio = np.clip(audio * rng.uniform(2.5, 8), -1, 1) * 0.99
+    else:
+        audio = audio * 10 ** (aug["gain_dbfs"] / 20)
+    out_rate = RATE if rng.random() < 0.8 else int(rng.choice((22_050, 44_100)))
+    if aug["telephone"]:
+        audio, out_rate = _telephone(audio), 8000
     if out_rate != RATE:
         audio = soxr.resample(audio, RATE, out_rate)
-    audio = audio / max(1.0, float(np.abs(audio).max()) / 0.99)
+    audio = np.clip(audio, -1, 1)
     buffer = io.BytesIO()
     sf.write(buffer, audio, out_rate, format="WAV", subtype="PCM_16")
     return buffer.getvalue()

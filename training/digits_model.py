@@ -21,10 +21,10 @@ def _image_tower(x: Any) -> Any:
 
 def _audio_tower(x: Any) -> Any:
     # Temporal convolutions with the mel bands as channels (as in TC-ResNet keyword spotters).
-    for filters in (64, 96, 128):
+    for filters in (96, 128, 160):
         x = layers.Conv1D(filters, 5, padding="same", activation="relu")(x)
         x = layers.MaxPooling1D(2)(x)
-    x = layers.Conv1D(128, 3, padding="same", activation="relu")(x)
+    x = layers.Conv1D(192, 3, padding="same", activation="relu")(x)
     x = layers.Concatenate()([layers.GlobalMaxPooling1D()(x), layers.GlobalAveragePooling1D()(x)])
     x = layers.Dropout(0.3)(x)
     return layers.Dense(128, activation="relu", name="audio_embedding")(x)

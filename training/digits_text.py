@@ -1,12 +1,17 @@
-"""Typed digits: number words in nine languages, numerals, templates and keyboard typos.
+"""Typed digits: number words in nine languages, numerals in every script, phrases and typos.
 
-Held out by spelling: the test texts use templates the training texts never use, and their typos
-are misspellings that never occur in any training text. Every test text is absent from training.
+Held out by spelling: the test texts use templates the training texts never use, their typos are
+misspellings that never occur in any training text, and their numerals come from Unicode digit
+blocks (Persian, Devanagari, Bengali, Thai, ...) that training never shows (the bundle maps every
+Unicode decimal digit to its value). Every test text is absent from training. Test texts come in
+the real-world conditions of ``TEST_CONDITIONS``.
 """
 
 from __future__ import annotations
 
 import random
+import sys
+import unicodedata
 
 # One row per language, digits 0-9; "|" separates accepted spellings (accents and none).
 WORDS = {
@@ -39,7 +44,20 @@ FILLERS = (
 # QWERTY neighbours for substitution and insertion typos.
 KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 TRAIN_TEXTS = 24_000
-TEST_TEXTS = 1_500
+VAL_FRACTION = 0.08
+TEST_CONDITIONS = ("ascii", "words", "scripts", "typos", "phrases_punctuation")
+TEST_PER_DIGIT = 15  # per condition
+# Digit blocks that only the held-out texts use (their zero's name starts with one of these).
+TEST_SCRIPTS = (
+    "EXTENDED ARABIC-INDIC", "DEVANAGARI", "BENGALI", "THAI", "MATHEMATICAL BOLD",
+    "MATHEMATICAL SANS-SERIF", "TAMIL", "KHMER", "MYANMAR", "GUJARATI",
+)  # fmt: skip
+TEST_ASCII_TEMPLATES = ("{n}", "#{n}", "no. {n}", "{n}.", "[{n}]", " {n} ", "={n}")
+TEST_PHRASE_TEMPLATES = (
+    "It's {W}!!!", "«{w}»", "({w})", "the answer is: {U}.", "{W}?!", "I'd say... {w}",
+    "--{w}--", "“{W}”", "*{w}*", "it's {n}, ok?",
+)  # fmt: skip
+NOISE_ONLY_TEXTS = {"train": 600, "test": 100}  # no digit at all: the corruption
 
 
 def digit_words() -> dict[int, list[str]]:
@@ -101,38 +119,105 @@ def _unseen_typo(word: str, rng: random.Random, seen: set[str]) -> str | None:
     return None
 
 
-def make_texts(seed: int) -> tuple[Texts, Texts]:
-    """(train, test) lists of (digit, text, kind: numeral|word|typo); no test text in train."""
+def digit_blocks() -> list[str]:
+    """Every Unicode decimal-digit block as a 10-character string, '0' to '9'."""
+    blocks = []
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if unicodedata.category(char) == "Nd" and unicodedata.decimal(char) == 0:
+            block = "".join(chr(code + d) for d in range(10))
+            if [unicodedata.decimal(c, -1) for c in block] == list(range(10)):
+                blocks.append(block)
+    return blocks
+
+
+def _is_test_script(block: str) -> bool:
+    return unicodedata.name(block[0], "").startswith(TEST_SCRIPTS)
+
+
+def _gibberish(rng: random.Random, words: dict[int, list[str]]) -> str:
+    """A text with no digit and no digit word in it: fillers and random letters."""
+    spellings = {w for ws in words.values() for w in ws}
+    while True:
+        parts = [rng.choice(FILLERS) for _ in range(rng.randint(1, 3))]
+        if rng.random() < 0.5:
+            parts.append(
+                "".join(rng.choice("bcdfghjklmpqrstvwxyz") for _ in range(rng.randint(3, 7)))
+            )
+        text = " ".join(rng.sample(parts, len(parts)))
+        if not any(w in text.split() for w in spellings):
+            return text
+
+
+def make_texts(seed: int, scale: float = 1.0) -> tuple[Texts, Texts, Texts, Texts]:
+    """(train, val, test, noise-only) lists of (digit, text, kind); no test text in train.
+
+    ``kind`` is numeral, word or typo for training texts and the condition for test texts;
+    noise-only texts have digit -1. ``scale`` shrinks every count, for quick runs.
+    """
     rng = random.Random(seed)
     words = digit_words()
-    train: Texts = []
-    train_words: set[str] = set()
-    for _ in range(TRAIN_TEXTS):
+    blocks = digit_blocks()
+    train_numerals = [b for b in blocks if not _is_test_script(b)]
+    test_numerals = [b for b in blocks if _is_test_script(b)]
+    texts: Texts = []
+    for _ in range(max(20, round(TRAIN_TEXTS * scale))):
         digit = rng.randrange(10)
-        if rng.random() < 0.12:
-            train.append((digit, rng.choice(NUMERALS)[digit], "numeral"))
+        if rng.random() < 0.15:
+            numeral = rng.choice(NUMERALS + tuple(train_numerals))[digit]
+            template = rng.choice(TRAIN_TEMPLATES) if rng.random() < 0.5 else "{w}"
+            texts.append((digit, _render(template, numeral, digit, rng), "numeral"))
             continue
         word = rng.choice(words[digit])
         edits = rng.choices((0, 1, 2), weights=(55, 35, 10))[0] if len(word) >= 4 else 0
         for _ in range(edits):
             word = typo(word, rng)
-        train_words.add(word)
         text = _render(rng.choice(TRAIN_TEMPLATES), word, digit, rng)
-        train.append((digit, text, "typo" if edits else "word"))
-    seen_texts = {text for _, text, _ in train}
-    all_spellings = {w: d for d, ws in words.items() for w in ws}
+        texts.append((digit, text, "typo" if edits else "word"))
+    n_val = round(len(texts) * VAL_FRACTION)
+    val, train = texts[:n_val], texts[n_val:]
+    seen_texts = {text for _, text, _ in texts}
+    train_words = {w for _, t, _ in texts for w in t.split()}
+    all_spellings = {w for ws in words.values() for w in ws}
     test: Texts = []
-    while len(test) < TEST_TEXTS:
-        digit = rng.randrange(10)
-        word = rng.choice(words[digit])
-        kind = "word"
-        if rng.random() < 0.5 and len(word) >= 4:
-            kind = "typo"
-            # A held-out misspelling: never typed in training, and not itself a real spelling.
-            word = _unseen_typo(word, rng, train_words | set(all_spellings))
-            if word is None:
-                continue
-        text = _render(rng.choice(TEST_TEMPLATES), word, digit, rng)
-        if text not in seen_texts:
-            test.append((digit, text, kind))
-    return train, test
+    per_digit = max(1, round(TEST_PER_DIGIT * scale))
+    for condition in TEST_CONDITIONS:
+        for digit in range(10):
+            made = 0
+            while made < per_digit:
+                text = _test_text(condition, digit, words, test_numerals, rng,
+                                  train_words | all_spellings)  # fmt: skip
+                if text is not None and text not in seen_texts:
+                    test.append((digit, text, condition))
+                    made += 1
+    noise = [
+        (-1, _gibberish(rng, words), "noise_only")
+        for _ in range(round(NOISE_ONLY_TEXTS["train"] * scale) or 2)
+    ]
+    noise += [
+        (-1, _gibberish(rng, words), "noise_only_test")
+        for _ in range(round(NOISE_ONLY_TEXTS["test"] * scale) or 2)
+    ]
+    return train, val, test, noise
+
+
+def _test_text(
+    condition: str, digit: int, words: dict[int, list[str]], numerals: list[str],
+    rng: random.Random, seen: set[str],
+) -> str | None:  # fmt: skip
+    if condition == "ascii":
+        return rng.choice(TEST_ASCII_TEMPLATES).format(n=digit)
+    if condition == "scripts":
+        numeral = rng.choice(numerals)[digit]
+        return rng.choice(("{n}", "{n}", "no. {n}", "{n}.", "it is {n}")).format(n=numeral)
+    word = rng.choice(words[digit])
+    if condition == "words":
+        return _render(rng.choice(TEST_TEMPLATES), word, digit, rng)
+    if condition == "typos":
+        if len(word) < 4:
+            return None
+        misspelt = _unseen_typo(word, rng, seen)
+        return (
+            None if misspelt is None else _render(rng.choice(TEST_TEMPLATES), misspelt, digit, rng)
+        )
+    return _render(rng.choice(TEST_PHRASE_TEMPLATES), word, digit, rng)

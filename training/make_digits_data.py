@@ -9,7 +9,8 @@ fonts-kristi fonts-dancingscript fonts-cantarell fonts-crosextra-carlito fonts-c
 fonts-lato fonts-open-sans fonts-quicksand fonts-jura fonts-inconsolata fonts-urw-base35
 fonts-dejavu-extra fonts-kaushanscript``. Writes ``OUT_DIR/manifest.csv`` (modality, split, digit,
 source, item: a path relative to OUT_DIR, or the text itself). With ``--samples DIR`` it also writes
-the small committed set of held-out files (a few per digit, one MP3, one FLAC) and their manifest.
+the small committed set of real-world held-out files (a few per digit, one MP3, one FLAC) and their
+manifest. ``--scale 0.01`` makes a tiny set in seconds (the training test uses it).
 """
 
 from __future__ import annotations
@@ -30,36 +31,51 @@ from training import digits_audio, digits_images, digits_text
 
 MANIFEST = "manifest.csv"
 FIELDS = ("modality", "split", "digit", "source", "item")
-SAMPLE_IMAGES = {"sklearn": 2, "font": 1}  # per digit, from the held-out writers and fonts
+# Splits: train, val (temperature scaling), test (real-world held-out, source = condition), and
+# corrupt_train / corrupt_test: items with no digit (digit -1) that stand in for a broken modality.
+SAMPLE_IMAGE_CONDITIONS = ("clean", "inverted")  # per digit, plus one photo condition in turn
 SAMPLE_TEXTS = 3  # per digit
-COMPRESSED = {3: "MP3", 8: "FLAC"}  # digit -> format of one extra clip
+# digit -> format and condition of one extra clip: lossy coding is degradation enough for MP3.
+COMPRESSED = {3: ("MP3", "clean"), 8: ("FLAC", "late_start")}
+MAX_SAMPLE_BYTES = 40_000  # a committed sample file is at most this big
 
 
-def build(out_dir: Path, seed: int, workers: int) -> list[dict[str, str]]:
+def build(out_dir: Path, seed: int, workers: int, scale: float = 1.0) -> list[dict[str, str]]:
     """Write every file of the data set under ``out_dir``; returns the manifest rows."""
     digits_audio.require_espeak()
     if out_dir.exists():
         shutil.rmtree(out_dir)
     rows: list[dict[str, str]] = []
     started = time.monotonic()
-    for split, digit, source, name, png in digits_images.make_images(seed):
-        path = Path("image") / split / str(digit) / f"{name}.png"
-        _write(out_dir / path, png)
-        rows.append(_row("image", split, digit, source, str(path)))
-    print(f"images: {len(rows)} in {time.monotonic() - started:.0f} s", flush=True)
-    started = time.monotonic()
-    clips = digits_audio.plan_clips(seed + 1)
-    with multiprocessing.Pool(workers) as pool:
-        wavs = pool.imap(digits_audio.render, clips, chunksize=8)
+    digits_audio.prepare_babble()  # before the fork: workers share the rendered babble
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        pictures = digits_images.plan_images(seed, scale)
+        drawn = pool.imap(digits_images.draw, pictures, chunksize=16)
+        for picture, (data, ext) in zip(pictures, drawn, strict=True):
+            split = _split(picture.split, picture.digit)
+            path = Path("image") / split / str(picture.digit) / f"{picture.name}.{ext}"
+            _write(out_dir / path, data)
+            rows.append(_row("image", split, picture.digit, picture.source, str(path)))
+        print(f"images: {len(rows)} in {time.monotonic() - started:.0f} s", flush=True)
+        started = time.monotonic()
+        clips = digits_audio.plan_clips(seed + 1, scale)
+        wavs = pool.imap(digits_audio.render, clips, chunksize=16)
         for clip, wav in zip(clips, wavs, strict=True):
-            path = Path("audio") / clip.split / str(clip.digit) / f"{clip.name}.wav"
+            split = _split(clip.split, clip.digit)
+            path = Path("audio") / split / str(clip.digit) / f"{clip.name}.wav"
             _write(out_dir / path, wav)
-            source = f"voice:{clip.voice}+{clip.variant or 'plain'}@{clip.speed}"
-            rows.append(_row("audio", clip.split, clip.digit, source, str(path)))
+            if clip.split == "test" and clip.digit >= 0:
+                source = clip.condition
+            else:
+                source = f"voice:{clip.voice}+{clip.variant or 'plain'}@{clip.speed}"
+            rows.append(_row("audio", split, clip.digit, source, str(path)))
     print(f"audio: {len(clips)} in {time.monotonic() - started:.0f} s", flush=True)
-    train, test = digits_text.make_texts(seed + 2)
-    for split, texts in (("train", train), ("test", test)):
-        rows += [_row("text", split, d, f"typed:{kind}", text) for d, text, kind in texts]
+    train, val, test, noise = digits_text.make_texts(seed + 2, scale)
+    for split, texts in (("train", train), ("val", val), ("test", test)):
+        rows += [_row("text", split, d, kind, text) for d, text, kind in texts]
+    for _, text, kind in noise:
+        split = "corrupt_test" if kind.endswith("test") else "corrupt_train"
+        rows.append(_row("text", split, -1, "noise_only", text))
     with open(out_dir / MANIFEST, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, FIELDS)
         writer.writeheader()
@@ -69,31 +85,56 @@ def build(out_dir: Path, seed: int, workers: int) -> list[dict[str, str]]:
     return rows
 
 
+def _split(split: str, digit: int) -> str:
+    """The manifest split: no-digit items go to corrupt_train or corrupt_test."""
+    if digit >= 0:
+        return split
+    return "corrupt_test" if split == "test" else "corrupt_train"
+
+
 def write_samples(data_dir: Path, rows: list[dict[str, str]], samples: Path, seed: int) -> None:
-    """Copy a seeded random pick of held-out files per digit into ``samples`` with a manifest."""
+    """Copy a seeded pick of real-world held-out files per digit into ``samples``, with a manifest.
+
+    Per digit: a clean, an inverted and one photographed image (the photo condition taking turns),
+    one clip (its condition taking turns; digits 3 and 8 get one more: MP3 clean, FLAC late) and
+    three texts of different conditions.
+    """
     rng = random.Random(seed)
     test = [r for r in rows if r["split"] == "test"]
     if samples.exists():
         shutil.rmtree(samples)
     samples.mkdir(parents=True)
     picked: list[dict[str, str]] = []
-    for digit in map(str, range(10)):
-        mine = [r for r in test if r["digit"] == digit]
-        images = []
-        for kind, count in SAMPLE_IMAGES.items():
-            images += rng.sample([r for r in mine if r["source"].startswith(kind)], count)
-        for k, row in enumerate(images):
-            picked.append(_copy(data_dir, row, samples / f"image_{digit}_{k}.png"))
-        clips = rng.sample([r for r in mine if r["modality"] == "audio"], 2)
-        picked.append(_copy(data_dir, clips[0], samples / f"audio_{digit}_0.wav"))
-        if int(digit) in COMPRESSED:
-            fmt = COMPRESSED[int(digit)]
+    photos = [c for c in digits_images.TEST_CONDITIONS if c not in SAMPLE_IMAGE_CONDITIONS]
+    for digit in range(10):
+        mine = [r for r in test if r["digit"] == str(digit)]
+
+        def pick(modality: str, condition: str, mine=mine) -> dict[str, str]:
+            fits = [r for r in mine if (r["modality"], r["source"]) == (modality, condition)]
+            if modality == "text":
+                return rng.choice(fits)
+            sizes = {r["item"]: (data_dir / r["item"]).stat().st_size for r in fits}
+            small = [r for r in fits if sizes[r["item"]] <= MAX_SAMPLE_BYTES]
+            return rng.choice(small) if small else min(fits, key=lambda r: sizes[r["item"]])
+
+        conditions = [*SAMPLE_IMAGE_CONDITIONS, photos[digit % len(photos)]]
+        for k, condition in enumerate(conditions):
+            row = pick("image", condition)
+            ext = Path(row["item"]).suffix
+            picked.append(_copy(data_dir, row, samples / f"image_{digit}_{k}{ext}"))
+        audio_conditions = digits_audio.TEST_CONDITIONS
+        row = pick("audio", audio_conditions[digit % len(audio_conditions)])
+        picked.append(_copy(data_dir, row, samples / f"audio_{digit}_0.wav"))
+        if digit in COMPRESSED:
+            fmt, condition = COMPRESSED[digit]
+            row = pick("audio", condition)
             target = samples / f"audio_{digit}_1.{fmt.lower()}"
-            samples_, rate = sf.read(data_dir / clips[1]["item"], dtype="float32")
+            samples_, rate = sf.read(data_dir / row["item"], dtype="float32")
             sf.write(target, samples_, rate, format=fmt)
-            picked.append({**clips[1], "item": target.name})
-        texts = rng.sample([r for r in mine if r["modality"] == "text"], SAMPLE_TEXTS)
-        picked += texts
+            picked.append({**row, "item": target.name})
+        text_conditions = digits_text.TEST_CONDITIONS
+        for k in range(SAMPLE_TEXTS):
+            picked.append(pick("text", text_conditions[(digit + k) % len(text_conditions)]))
     with open(samples / MANIFEST, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, [k for k in FIELDS if k != "split"], extrasaction="ignore")
         writer.writeheader()
@@ -131,9 +172,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=multiprocessing.cpu_count())
     parser.add_argument("--samples", type=Path, help="also write the committed held-out samples")
+    parser.add_argument("--scale", type=float, default=1.0, help="shrink every count (quick runs)")
     args = parser.parse_args()
     started = time.monotonic()
-    rows = build(args.out_dir, args.seed, args.workers)
+    rows = build(args.out_dir, args.seed, args.workers, args.scale)
     if args.samples:
         write_samples(args.out_dir, rows, args.samples, args.seed)
         for path in args.samples.glob("audio_*"):

@@ -1,9 +1,11 @@
 """The digits bundle's features are what they were before issue 12 added its (off) options.
 
 tests/data/preprocessing_defaults/ was written by the code of commit c2fa36a (before issue 12)
-from tests/data/digits: a SHA-256 per image and text feature array (Pillow and element-wise numpy:
-bit-exact on any machine), and the audio features of three clips (WAV, MP3, FLAC), which go
-through a BLAS matmul and so are compared to float32 rounding.
+from tests/data/digits of then; the files are kept in samples/, that bundle's bundle.yaml and
+vocabulary in bundle/, since the shipped bundle now uses the options. It holds a SHA-256 per image
+and text feature array (Pillow and element-wise numpy: bit-exact on any machine), and the audio
+features of three clips (WAV, MP3, FLAC), which go through a BLAS matmul and so are compared to
+float32 rounding.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ import yaml
 from app.preprocessing import PREPROCESSORS
 
 ROOT = Path(__file__).resolve().parents[2]
-BUNDLE = ROOT / "models" / "digits" / "1"
-DATA = ROOT / "tests" / "data" / "digits"
 RECORDED = ROOT / "tests" / "data" / "preprocessing_defaults"
+BUNDLE = RECORDED / "bundle"
+DATA = RECORDED / "samples"
 SHAPES = {
     "image": ((28, 28, 1), "float32"),
     "audio": ((101, 40), "float32"),
