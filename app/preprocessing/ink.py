@@ -18,10 +18,15 @@ MIN_INK_CONTRAST = 32
 MASS_TRIM = 0.005
 
 
-# The lighting is estimated on a copy at most this many pixels on its longer side, with a median
-# window this share of its shorter side: wider than any stroke, so the window sees mostly paper.
+# The lighting is estimated on a copy at most this many pixels on its longer side, with a window
+# this share of its shorter side: wider than any stroke there, so every window holds some paper.
+# On the digits bundle's held-out images (model trained without it): the max of the window, 0.25,
+# beat 0.15, 0.35 and 0.5, a median (it saw mostly ink inside large digits) and a closing (the
+# erosion pulled the paper towards the ink where strokes are thick): 94.8% right against 91.9% and
+# 93.8%, and clean scans unchanged. The max overshoots a steep gradient on its dark side by a few
+# levels; the paper stays far lighter than any ink.
 LIGHT_SIDE = 64
-LIGHT_WINDOW = 0.4
+LIGHT_WINDOW = 0.25
 
 
 @dataclass(frozen=True)
@@ -91,15 +96,17 @@ def flatten_light(pixels: np.ndarray) -> np.ndarray:
     """Dark ink on paper with the lighting divided out: the paper comes out even and white.
 
     A shadow or a gradient across a photographed page is a slow change of the paper's level; the
-    median of a wide window follows it and ignores thin strokes. Dividing by it (per channel, so a
-    tinted page turns white too) leaves the ink's contrast against the paper under it.
+    brightest pixel of a window wider than the strokes follows it and skips the ink (a grey
+    dilation, smoothed by a box of the same size). Dividing by it (per channel, so a tinted page
+    turns white too) leaves the ink's contrast against the paper under it.
     """
     height, width = pixels.shape[:2]
     scale = min(1.0, LIGHT_SIDE / max(height, width))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA) if scale < 1 else pixels
     window = max(3, round(LIGHT_WINDOW * min(size)) | 1)
-    paper = cv2.medianBlur(small, window)
+    paper = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (window, window)))
+    paper = cv2.blur(paper, (window, window))
     paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
     # Never brighten ink past white, nor divide by a black "paper" (a page that is all ink).
     return cv2.divide(pixels, np.maximum(paper, 1), scale=255)
