@@ -28,7 +28,7 @@ INPUTS: dict[str, dict[str, Any]] = {
         # Ink comes out high and paper low whichever way round the upload is (polarity auto);
         # the digit is cropped out of a photo and centred by mass, as MNIST was prepared.
         "params": {"resize": "pad", "pad_value": 255, "interpolation": "area", "scale": "unit",
-                   "polarity": "auto", "crop": "content"},
+                   "polarity": "auto", "crop": "content", "flatten": True},
     },
     "audio": {
         "modality": "audio",
