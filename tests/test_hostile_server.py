@@ -20,10 +20,13 @@ MAX_PART = 200_000
 ROUNDS = 10
 WARM_UP_ROUNDS = 2
 # A leak of one upload per request would add ~10 MB every round. Allocators (glibc's per-thread
-# arenas, ONNX Runtime's arena) instead grow in one-off steps of up to ~33 MB seen here, at any
-# round: so the typical round must add almost nothing, and all rounds together stay bounded.
+# arenas, ONNX Runtime's arena) instead grow in one-off steps, at any round or none: up to ~33 MB
+# seen here, and 31 + 62 MB in one run since a request's image and audio may decode in two
+# threads at once (40 rounds of another run: no step at all). So the typical round must add almost
+# nothing, at most two rounds may step, and all rounds together stay bounded.
 RSS_ROUND_GROWTH_LIMIT_KB = 1_000
-RSS_GROWTH_LIMIT_KB = 50_000
+ALLOCATOR_STEPS = 2
+RSS_GROWTH_LIMIT_KB = 120_000
 SMALL_CASES = [case for case in corpus() if len(case.data) < MAX_PART]
 
 
@@ -119,6 +122,7 @@ def test_corpus_keeps_the_worker_and_its_memory(server):
         f"{growth} kB, per round {steps}"
     )
     assert steps[len(steps) // 2] < RSS_ROUND_GROWTH_LIMIT_KB
+    assert sum(step >= RSS_ROUND_GROWTH_LIMIT_KB for step in steps) <= ALLOCATOR_STEPS
     assert growth < RSS_GROWTH_LIMIT_KB
     assert_alive(url, proc.pid, pid)
     assert sorted(tmpdir.rglob("*")) == files_before
