@@ -34,15 +34,20 @@ def subset_name(subset: tuple[str, ...]) -> str:
     return "+".join(subset)
 
 
-def predict(model: Any, batch: dict[str, np.ndarray]) -> np.ndarray:
-    """Predicted digit for each row of a feature batch, in slices of BATCH rows."""
+def probabilities(model: Any, batch: dict[str, np.ndarray]) -> np.ndarray:
+    """The model's softmax scores for a feature batch, in slices of BATCH rows."""
     n = len(next(iter(batch.values())))
-    predicted = []
+    out = []
     for start in range(0, n, BATCH):
-        out = model.predict_on_batch({k: v[start : start + BATCH] for k, v in batch.items()})
-        scores = next(iter(out.values())) if isinstance(out, dict) else out
-        predicted.append(np.asarray(scores).argmax(axis=-1))
-    return np.concatenate(predicted)
+        scores = model.predict_on_batch({k: v[start : start + BATCH] for k, v in batch.items()})
+        scores = next(iter(scores.values())) if isinstance(scores, dict) else scores
+        out.append(np.asarray(scores, dtype=np.float64))
+    return np.concatenate(out)
+
+
+def predict(model: Any, batch: dict[str, np.ndarray]) -> np.ndarray:
+    """Predicted digit for each row of a feature batch."""
+    return probabilities(model, batch).argmax(axis=-1)
 
 
 def accuracy(

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import scipy.optimize
 
-from training.evaluate_digits import BATCH, SUBSETS, subset_name
+from training.evaluate_digits import SUBSETS, probabilities, subset_name
 
 ECE_BINS = 15
 FUSED_CASES = 2000  # random same-digit pairings per fused subset
@@ -32,17 +32,6 @@ class Pool:
 
 
 Shapes = Mapping[str, tuple[tuple[int, ...], str]]
-
-
-def probabilities(model: Any, batch: dict[str, np.ndarray]) -> np.ndarray:
-    """The model's softmax scores for a feature batch, in slices of BATCH rows."""
-    n = len(next(iter(batch.values())))
-    out = []
-    for start in range(0, n, BATCH):
-        scores = model.predict_on_batch({k: v[start : start + BATCH] for k, v in batch.items()})
-        scores = next(iter(scores.values())) if isinstance(scores, dict) else scores
-        out.append(np.asarray(scores, dtype=np.float64))
-    return np.concatenate(out)
 
 
 def assemble(pools: Mapping[str, Pool], shapes: Shapes, picks: Mapping[str, np.ndarray],

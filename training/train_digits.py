@@ -31,6 +31,7 @@ from training.evaluate_digits import (
     SUBSETS,
     evaluate,
     evaluate_samples,
+    probabilities,
 )
 from training.make_digits_data import MANIFEST, read_manifest
 from training.robustness import (
@@ -38,7 +39,6 @@ from training.robustness import (
     fit_temperature,
     fold_temperature,
     pooled_ece,
-    probabilities,
     summary,
 )
 from training.robustness import evaluate as evaluate_real_world
