@@ -165,8 +165,10 @@ class Predictor:
                 uploads.append((spec, data))
                 modalities[spec.modality] = "provided"
         outcomes = self._run_preprocessors(uploads)
-        for (spec, _), (value, error) in zip(uploads, outcomes, strict=True):
-            if error is not None:  # the first bad part in input order, however they ran
+        # The first bad part in input order is raised, however they ran (in turn, the outcomes
+        # stop there).
+        for (spec, _), (value, error) in zip(uploads, outcomes, strict=False):
+            if error is not None:
                 raise error
             features[spec.name] = value
         return features, modalities
@@ -174,17 +176,25 @@ class Predictor:
     def _run_preprocessors(self, uploads: list[tuple[InputSpec, bytes | str]]) -> list[Outcome]:
         """Each upload's features or exception; all but the first run beside, if a slot is free."""
         if len(uploads) < 2 or self._helpers is None:
-            return [self._run_preprocessor(spec, data) for spec, data in uploads]
+            return self._run_in_turn(uploads)
         if not self._preprocess_slots.acquire(blocking=False):
-            return [self._run_preprocessor(spec, data) for spec, data in uploads]
+            return self._run_in_turn(uploads)
         try:
-            beside = self._helpers.submit(
-                lambda: [self._run_preprocessor(spec, data) for spec, data in uploads[1:]]
-            )
+            beside = self._helpers.submit(self._run_in_turn, uploads[1:])
             first = self._run_preprocessor(*uploads[0])
-            return [first, *beside.result()]
+            rest = beside.result()  # the borrowed slot is held until the helper is done
         finally:
             self._preprocess_slots.release()
+        return [first] if first[1] is not None else [first, *rest]
+
+    def _run_in_turn(self, uploads: list[tuple[InputSpec, bytes | str]]) -> list[Outcome]:
+        """Outcomes in order, up to the first bad part (the rest would be decoded for nothing)."""
+        outcomes = []
+        for spec, data in uploads:
+            outcomes.append(self._run_preprocessor(spec, data))
+            if outcomes[-1][1] is not None:
+                break
+        return outcomes
 
     def _run_preprocessor(self, spec: InputSpec, data: bytes | str) -> Outcome:
         started = time.perf_counter()
