@@ -41,7 +41,8 @@ def test_tiny_training_run_writes_a_bundle_the_service_answers_with(tmp_path):
     conditions = {r["source"] for r in rows if r["split"] == "test"}
     assert {"late_start", "babble_5_10db", "small_offcentre_photo", "scripts"} <= conditions
     out = _run("training.train_digits", "--data", str(data), "--out", str(bundle),
-               "--samples", str(samples), "--epochs", "1", "--examples", "256")  # fmt: skip
+               "--samples", str(samples), "--epochs", "1", "--audio-epochs", "1",
+               "--examples", "256")  # fmt: skip
     assert "real-world image+audio+text" in out
     metrics = json.loads((bundle / "metrics.json").read_text())
     assert metrics["calibration"]["temperature"] > 0

@@ -32,6 +32,7 @@ TRAIN_SPEEDS = (120, 140, 160, 180, 200, 230, 260)  # words per minute
 TEST_SPEEDS = (130, 170, 215)
 HELD_OUT_VARIANT_EVERY = 4  # every 4th variant (sorted by name) is held out
 TRAIN_CLIPS_PER_VOICE_DIGIT = 200  # random train variants per (voice, digit)
+HARD_CLIPS_PER_VOICE_DIGIT = 100  # more, in babble or noise or a random phrase (condition "hard")
 VAL_FRACTION = 0.08  # of the training sources' clips, kept for temperature scaling
 RATE = 16_000
 MAX_SPEECH_S = 1.45  # the bundle's voiced window is 1.5 s: a phrase must fit in it
@@ -41,6 +42,33 @@ TRAIN_PHRASES = (
     "{w} thanks", "press {w}", "that's {w}", "{w} okay",
 )  # fmt: skip
 TEST_PHRASES = ("my number is {w}", "{w} I think", "the answer is {w}", "um {w}", "digit {w}")
+# Carrier words for random training phrases: no digit, no near-homophone of one ("to", "for",
+# "won", "ate", "oh"), and none of the held-out phrases' own words ("my", "answer", "think", "um").
+CARRIER_WORDS = (
+    "please", "okay", "thanks", "press", "number", "it's", "that's", "the", "is", "code", "room",
+    "floor", "page", "pick", "choose", "say", "call", "dial", "enter", "type", "select", "option",
+    "channel", "level", "seat", "gate", "bus", "line", "row", "box", "item", "card", "now", "so",
+    "well", "yes", "right", "and", "just", "maybe", "again", "actually", "hello", "hey", "sure",
+    "uh", "er", "alright", "go", "with", "we", "need", "you", "want", "take", "try", "hmm",
+)  # fmt: skip
+# Babble sentences for training are drawn at random from these everyday words (no digit words).
+BABBLE_WORDS = (
+    "where", "did", "you", "put", "keys", "it", "is", "raining", "again", "today", "can", "pass",
+    "me", "salt", "we", "should", "leave", "before", "traffic", "meeting", "moved", "afternoon",
+    "really", "like", "this", "song", "turn", "left", "at", "next", "corner", "she", "said",
+    "would", "call", "back", "coffee", "here", "strong", "let", "check", "calendar", "how", "was",
+    "your", "weekend", "train", "late", "morning", "see", "game", "last", "night", "please",
+    "close", "window", "what", "time", "does", "shop", "open", "brother", "lives", "in", "town",
+    "yesterday", "market", "bread", "cheese", "friend", "office", "walk", "dog", "park", "cold",
+    "warm", "weather", "movie", "book", "reading", "story", "phone", "battery", "charger",
+    "kitchen", "table", "chair", "doctor", "appointment", "tomorrow", "bring", "jacket", "rain",
+    "sun", "bicycle", "car", "road", "busy", "quiet", "music", "loud", "party", "birthday",
+    "cake", "holiday", "beach", "mountain", "river", "bridge", "city", "village", "school",
+    "teacher", "lesson", "homework", "computer", "email", "message", "letter", "answer", "told",
+    "about", "maybe", "later", "soon", "never", "always", "often", "sometimes", "and", "but",
+    "because", "so", "very", "quite", "little", "big", "small", "new", "old", "good", "bad",
+)  # fmt: skip
+TRAIN_BABBLE_SENTENCES = 240  # random sentences of BABBLE_WORDS, each said by one training voice
 # Babble: sentences with no number in them, said by other voices; test babble never trains.
 TRAIN_BABBLE = (
     "where did you put the keys", "it is raining again today", "can you pass me the salt",
@@ -109,6 +137,11 @@ def variants() -> list[str]:
     return sorted((n for n in names if " " not in n), key=str.lower)  # "+Mr serious" won't parse
 
 
+def held_out_variants() -> set[str]:
+    """The voice variants only held-out clips use: every HELD_OUT_VARIANT_EVERY-th by name."""
+    return set(variants()[HELD_OUT_VARIANT_EVERY - 1 :: HELD_OUT_VARIANT_EVERY])
+
+
 def plan_clips(seed: int, scale: float = 1.0) -> list[Clip]:
     """Every clip of the data set (train, val, test, noise-only), reproducibly from ``seed``.
 
@@ -116,7 +149,7 @@ def plan_clips(seed: int, scale: float = 1.0) -> list[Clip]:
     """
     rng = np.random.default_rng(seed)
     names = variants()
-    held_out = set(names[HELD_OUT_VARIANT_EVERY - 1 :: HELD_OUT_VARIANT_EVERY])
+    held_out = held_out_variants()
     train_variants = [""] + [v for v in names if v not in held_out]
     per_voice = max(1, round(TRAIN_CLIPS_PER_VOICE_DIGIT * scale))
     clips: list[Clip] = []
@@ -141,6 +174,12 @@ def plan_clips(seed: int, scale: float = 1.0) -> list[Clip]:
     for split, count in NOISE_ONLY_CLIPS.items():
         for _ in range(max(2, round(count * scale))):
             add(split, -1, "none", "", TRAIN_SPEEDS, split)
+    # Drawn from a second generator and appended, so the clips above (the held-out set) stay put.
+    rng = np.random.default_rng([seed, 1])
+    for voice in TRAIN_VOICES:
+        for digit in range(10):
+            for _ in range(max(1, round(HARD_CLIPS_PER_VOICE_DIGIT * scale))):
+                add("train", digit, voice, str(rng.choice(train_variants)), TRAIN_SPEEDS, "hard")
     return clips
 
 
@@ -164,8 +203,15 @@ def _speak(voice: str, speed: int, pitch: int, text: str, workdir: Path) -> np.n
 _BABBLE: dict[str, list[np.ndarray]] = {}  # split -> utterances; filled before workers fork
 
 
-def prepare_babble() -> None:
-    """Render the babble utterances once (call before forking the workers that mix them)."""
+def prepare_babble(seed: int = 0, scale: float = 1.0) -> None:
+    """Render the babble utterances once (call before forking the workers that mix them).
+
+    Training babble adds TRAIN_BABBLE_SENTENCES random sentences, each said by a random training
+    voice and variant, so the model cannot learn a few babble recordings by heart; ``scale``
+    shrinks their number as in ``plan_clips``.
+    """
+    rng = np.random.default_rng([seed, 2])
+    train_variants = [v for v in variants() if v not in held_out_variants()]
     with tempfile.TemporaryDirectory() as tmp:
         for split, sentences in (("train", TRAIN_BABBLE), ("test", TEST_BABBLE)):
             _BABBLE[split] = [
@@ -173,6 +219,11 @@ def prepare_babble() -> None:
                 for i, sentence in enumerate(sentences)
                 for voice in BABBLE_VOICES[split][i % 2 :: 2]
             ]
+        for _ in range(max(2, round(TRAIN_BABBLE_SENTENCES * scale))):
+            words = rng.choice(BABBLE_WORDS, size=int(rng.integers(4, 9)))
+            voice = f"{rng.choice(TRAIN_VOICES)}+{rng.choice(train_variants)}"
+            speed, pitch = int(rng.integers(130, 211)), int(rng.integers(10, 91))
+            _BABBLE["train"].append(_speak(voice, speed, pitch, " ".join(words), Path(tmp)))
 
 
 def _babble(n: int, split: str, rng: np.random.Generator) -> np.ndarray:
@@ -228,6 +279,18 @@ def _telephone(audio: np.ndarray) -> np.ndarray:
 
 def _augmentation(clip: Clip, rng: np.random.Generator) -> dict:
     """What happens to a clip: random for training, fixed by the condition for a test clip."""
+    if clip.condition == "hard":
+        return {
+            "phrase": rng.random() < 0.5,
+            "lead_s": rng.uniform(0, MAX_SILENCE_S) if rng.random() < 0.3 else rng.uniform(0, 0.3),
+            "tail_s": rng.uniform(0, 0.3),
+            "noise": ("white", "babble", None)[int(rng.choice(3, p=(0.25, 0.55, 0.2)))],
+            "snr_db": rng.uniform(0, 15),
+            "reverb": rng.random() < 0.2,
+            "telephone": rng.random() < 0.15,
+            "clip": rng.random() < 0.1,
+            "gain_dbfs": rng.uniform(-35, 0),
+        }
     if clip.condition in ("train", "val"):
         noisy = rng.random() < 0.6
         return {
@@ -262,8 +325,7 @@ def render(clip: Clip) -> bytes:
     if clip.digit < 0:
         return _noise_only(clip, rng)
     stretch = rng.uniform(0.93, 1.07)  # tape-speed change: tempo and pitch together
-    phrases = TEST_PHRASES if clip.split == "test" else TRAIN_PHRASES
-    text = str(rng.choice(phrases)).format(w=WORDS[clip.digit]) if aug["phrase"] else None
+    text = _phrase(clip, rng) if aug["phrase"] else None
     voice = f"{clip.voice}+{clip.variant}" if clip.variant else clip.voice
     speed = clip.speed
     with tempfile.TemporaryDirectory() as tmp:
@@ -282,6 +344,19 @@ def render(clip: Clip) -> bytes:
         kind = aug["noise"] if aug["noise"] == "babble" else "colour"
         audio = _add_noise(audio, float(np.mean(speech**2)), aug["snr_db"], kind, clip.split, rng)
     return _finish(audio, aug, rng)
+
+
+def _phrase(clip: Clip, rng: np.random.Generator) -> str:
+    """The digit inside a phrase: a held-out one, a training template or random carrier words."""
+    word = WORDS[clip.digit]
+    if clip.split == "test":
+        return str(rng.choice(TEST_PHRASES)).format(w=word)
+    if clip.condition != "hard" or rng.random() < 0.4:
+        return str(rng.choice(TRAIN_PHRASES)).format(w=word)
+    before, after = int(rng.integers(0, 4)), int(rng.integers(0, 3))
+    if before + after == 0:
+        before = 1
+    return " ".join([*rng.choice(CARRIER_WORDS, before), word, *rng.choice(CARRIER_WORDS, after)])
 
 
 def _noise_only(clip: Clip, rng: np.random.Generator) -> bytes:

@@ -71,10 +71,12 @@ examples of each kind), which `python -m training.evaluate_digits models/digits/
   **Held out**: the last {sk_pct}% of the scans (a proxy for held-out writers) and the font
   families {held_fonts}; photos in 640x480 to 1280x720 frames.
 - **Audio**: espeak-ng (voices {train_voices}; voice variants; {train_speeds} wpm; random pitch),
-  tape-speed change up to 7%, alone or in phrases ("the number is eight", "eight please"),
-  0-2 s of silence either side, white/pink/brown noise or babble (3-6 other talkers saying
-  sentences with no number) at 0-20 dB SNR, synthetic-room reverberation (RT60 0.2-0.9 s),
-  telephone band (300-3400 Hz at 8 kHz), gain -35..0 dBFS, clipping. **Held out**: voices
+  tape-speed change up to 7%, alone or in phrases ("the number is eight", "eight please", and
+  random carrier words around the digit), 0-2 s of silence either side, white/pink/brown noise
+  or babble (3-6 other talkers saying sentences with no number: fixed ones and 240 random ones
+  from training voices) at 0-20 dB SNR, synthetic-room reverberation (RT60 0.2-0.9 s),
+  telephone band (300-3400 Hz at 8 kHz), gain -35..0 dBFS, clipping; a third of the clips are
+  "hard" ones (babble or noise at 0-15 dB, or a random phrase). **Held out**: voices
   {test_voices} and every 4th variant, at {test_speeds} wpm, phrases ("my number is ...", "... I
   think") and babble sentences and voices that training never uses.
 - **Text**: number words in nine languages with keyboard typos, numerals of the Unicode digit
@@ -85,9 +87,13 @@ examples of each kind), which `python -m training.evaluate_digits models/digits/
 
 - Inputs: {inputs}.
 - Towers: image CNN (3 conv+pool, dense 128); audio temporal CNN over log-mel frames (4 Conv1D,
-  global max+average pooling, dense 128); text char embedding + 2 Conv1D + global max pooling
-  (dense 64). Fusion: concatenation, dropout, dense 128, softmax over 10 digits.
-  {params:,} parameters.
+  batch normalisation, global max+average pooling, dense 128; SpecAugment in training: two
+  runs of up to 7 bands and two of up to 19 frames masked per example); text char embedding +
+  2 Conv1D + global max pooling (dense 64). Fusion: concatenation, dropout, dense 128, softmax
+  over 10 digits. {params:,} parameters.
+- The audio tower is first trained alone, {audio_epochs} epochs over every training clip under
+  its own softmax; fused training then keeps its batch normalisation statistics (half of the
+  fused examples have no clip, fed as zeros, which would skew them).
 - Each example pairs a random image, clip and text of the same digit; modality dropout keeps one
   modality (45% of examples), two (30%) or all three (25%) and zeroes the rest exactly as the
   service does for an absent part; in {corrupt_pct}% of the examples with two or three parts, one

@@ -47,7 +47,7 @@ def build(out_dir: Path, seed: int, workers: int, scale: float = 1.0) -> list[di
         shutil.rmtree(out_dir)
     rows: list[dict[str, str]] = []
     started = time.monotonic()
-    digits_audio.prepare_babble()  # before the fork: workers share the rendered babble
+    digits_audio.prepare_babble(seed, scale)  # before the fork: workers share the rendered babble
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         pictures = digits_images.plan_images(seed, scale)
         drawn = pool.imap(digits_images.draw, pictures, chunksize=16)

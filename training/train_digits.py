@@ -7,7 +7,8 @@ a client would upload. Each training example pairs a random image, clip and text
 modality dropout then keeps a random non-empty subset of the three and sets the others to exactly
 the zeros the service feeds for an absent modality, and corruption swaps one kept input of some
 multi-input examples for an item with no digit in it, so the fused head learns to trust the clear
-part. A temperature fitted on the validation split is folded into the saved output layer. Then
+part. The audio tower is trained alone first (SpecAugment on its log-mel frames, also later).
+A temperature fitted on the validation split is folded into the saved output layer. Then
 the model is scored on the real-world held-out set, per condition, alone and fused. Seeded.
 """
 
@@ -48,6 +49,9 @@ SUBSET_WEIGHTS = (0.15, 0.2, 0.1, 0.1, 0.1, 0.1, 0.25)
 CORRUPT_FRACTION = 0.25  # of the multi-input examples: one kept input (two of three) holds no digit
 HELD_OUT_COMBOS = 3000  # random same-digit pairings scored per multi-modality subset
 VALIDATION_CASES = 6000  # pairings of validation items the temperature is fitted on
+SPEC_AUGMENTED = ("audio",)  # inputs masked by spec_augment during training
+SPEC_AUGMENT_BANDS = 8  # a mask hides fewer than this many mel bands ...
+SPEC_AUGMENT_FRAMES = 20  # ... or frames (10 ms each)
 BATCH_SIZE = 64
 LEARNING_RATE = 2e-3
 # The clean held-out conditions: comparable with the held-out set of the bundle before issue 12.
@@ -56,14 +60,36 @@ CLEAN = {"image": ("clean",), "audio": ("clean",), "text": ("words", "typos")}
 Pools = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
+def spec_augment(features: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """SpecAugment (Park et al. 2019) on (n, frames, bands) features: masks set to the mean, 0.
+
+    Each example loses two random runs of bands and two of frames, so the model cannot lean on
+    any one part of the spectrum or of the clip: what babble or a phone line hides varies.
+    """
+    n, frames, bands = features.shape
+    keep = np.ones((n, frames, bands), dtype=bool)
+    for axis, size, widest in ((2, bands, SPEC_AUGMENT_BANDS), (1, frames, SPEC_AUGMENT_FRAMES)):
+        for _ in range(2):
+            width = rng.integers(0, widest, size=n)
+            first = rng.integers(0, size - width)
+            where = np.arange(size)
+            hidden = (where >= first[:, None]) & (where < (first + width)[:, None])
+            keep &= ~np.expand_dims(hidden, axis=3 - axis)
+    return features * keep
+
+
 def epoch_arrays(
-    pools: Pools, n: int, rng: np.random.Generator, corrupt: Pools | None = None
+    pools: Pools,
+    n: int,
+    rng: np.random.Generator,
+    corrupt: Pools | None = None,
+    augment: bool = False,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """``n`` random same-digit pairings with modality dropout and corruption; (inputs, digits).
 
     With ``corrupt`` (input name -> items with no digit), CORRUPT_FRACTION of the examples that
     keep two or three inputs get one (of two) or one or two (of three) of them swapped for such an
-    item; at least one input stays clear.
+    item; at least one input stays clear. ``augment`` applies SpecAugment to the audio input.
     """
     digits = rng.integers(0, 10, size=n)
     subsets = rng.choice(len(SUBSETS), size=n, p=SUBSET_WEIGHTS)
@@ -83,6 +109,8 @@ def epoch_arrays(
             where = np.flatnonzero(digits == digit)
             picks[where] = rng.choice(np.flatnonzero(labels == digit), size=where.size)
         chosen = features[picks]
+        if augment and name in SPEC_AUGMENTED:
+            chosen = spec_augment(chosen, rng)
         if broken[name].any():
             noise = corrupt[name][0]
             chosen[broken[name]] = noise[rng.integers(len(noise), size=int(broken[name].sum()))]
@@ -112,13 +140,52 @@ def clean_pools(pools: dict[str, Pool]) -> Pools:
     return out
 
 
-def train(pools: Pools, corrupt: Pools, vocab_size: int, args: Any) -> Any:
-    """Build and fit the model; returns it."""
+def pretrain_audio(model: Any, pool: tuple[np.ndarray, np.ndarray], args: Any) -> Any:
+    """Fit ``model``'s audio tower alone on every training clip (SpecAugmented), epoch by epoch.
+
+    Audio is the hardest input: on its own, with batch normalisation over real clips only, the
+    tower learns what babble and phrases hide; fused training then starts from it.
+    """
     import keras
 
-    from training.digits_model import build_model
+    from training.digits_model import audio_classifier
+
+    features, digits = pool
+    classifier = audio_classifier(model)
+    steps = args.audio_epochs * (len(digits) // BATCH_SIZE)
+    schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, decay_steps=steps)
+    classifier.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    rng = np.random.default_rng([args.seed, 3])
+    for epoch in range(args.audio_epochs):
+        started = time.monotonic()
+        order = rng.permutation(len(digits))
+        history = classifier.fit(
+            spec_augment(features[order], rng), digits[order], batch_size=BATCH_SIZE, epochs=1,
+            verbose=0, shuffle=False,
+        )  # fmt: skip
+        loss, acc = history.history["loss"][-1], history.history["accuracy"][-1]
+        took = time.monotonic() - started
+        print(f"audio epoch {epoch + 1}/{args.audio_epochs}: loss {loss:.4f} acc {acc:.4f} "
+              f"({took:.0f} s)", flush=True)  # fmt: skip
+    return classifier
+
+
+def train(pools: Pools, corrupt: Pools, vocab_size: int, args: Any) -> Any:
+    """Build the model, pretrain its audio tower, then fit it fused; returns it."""
+    import keras
+
+    from training.digits_model import build_model, freeze_normalisation
 
     model = build_model(vocab_size)
+    classifier = pretrain_audio(model, pools["audio"], args)
+    freeze_normalisation(model)
+    if args.freeze_audio:
+        for layer in classifier.layers[:-1]:
+            layer.trainable = False
     steps = args.epochs * (args.examples // BATCH_SIZE)
     schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, decay_steps=steps)
     model.compile(
@@ -129,7 +196,7 @@ def train(pools: Pools, corrupt: Pools, vocab_size: int, args: Any) -> Any:
     rng = np.random.default_rng(args.seed)
     for epoch in range(args.epochs):
         started = time.monotonic()
-        inputs, digits = epoch_arrays(pools, args.examples, rng, corrupt)
+        inputs, digits = epoch_arrays(pools, args.examples, rng, corrupt, augment=True)
         history = model.fit(
             inputs, {OUTPUT: digits}, batch_size=BATCH_SIZE, epochs=1, verbose=0, shuffle=False
         )
@@ -148,6 +215,8 @@ def main() -> None:
     parser.add_argument("--samples", type=Path, default=DEFAULT_SAMPLES)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--audio-epochs", type=int, default=20, help="audio tower alone, first")
+    parser.add_argument("--freeze-audio", action="store_true")
     parser.add_argument("--examples", type=int, default=16_000, help="pairings per epoch")
     args = parser.parse_args()
     started = time.monotonic()
@@ -205,6 +274,7 @@ def main() -> None:
     info = {
         "seed": args.seed,
         "epochs": args.epochs,
+        "audio_epochs": args.audio_epochs,
         "examples_per_epoch": args.examples,
         "corrupt_fraction": CORRUPT_FRACTION,
         "counts": {f"{n}/{s}": len(features[(n, s)][1]) for (n, s) in features},
