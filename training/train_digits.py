@@ -141,10 +141,10 @@ def clean_pools(pools: dict[str, Pool]) -> Pools:
 
 
 def pretrain_audio(model: Any, pool: tuple[np.ndarray, np.ndarray], args: Any) -> Any:
-    """Fit ``model``'s audio tower alone on every training clip (SpecAugmented), epoch by epoch.
+    """Fit ``model``'s audio tower alone on every training clip (SpecAugmented); the classifier.
 
     Audio is the hardest input: on its own, with batch normalisation over real clips only, the
-    tower learns what babble and phrases hide; fused training then starts from it.
+    tower learns what babble and phrases hide; fused training then keeps it as it is.
     """
     import keras
 
