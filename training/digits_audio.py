@@ -137,9 +137,9 @@ def variants() -> list[str]:
     return sorted((n for n in names if " " not in n), key=str.lower)  # "+Mr serious" won't parse
 
 
-def held_out_variants() -> set[str]:
-    """The voice variants only held-out clips use: every HELD_OUT_VARIANT_EVERY-th by name."""
-    return set(variants()[HELD_OUT_VARIANT_EVERY - 1 :: HELD_OUT_VARIANT_EVERY])
+def held_out_variants(names: list[str]) -> set[str]:
+    """The variants (of ``variants()``) only held-out clips use: every HELD_OUT_VARIANT_EVERY-th."""
+    return set(names[HELD_OUT_VARIANT_EVERY - 1 :: HELD_OUT_VARIANT_EVERY])
 
 
 def plan_clips(seed: int, scale: float = 1.0) -> list[Clip]:
@@ -149,7 +149,7 @@ def plan_clips(seed: int, scale: float = 1.0) -> list[Clip]:
     """
     rng = np.random.default_rng(seed)
     names = variants()
-    held_out = held_out_variants()
+    held_out = held_out_variants(names)
     train_variants = [""] + [v for v in names if v not in held_out]
     per_voice = max(1, round(TRAIN_CLIPS_PER_VOICE_DIGIT * scale))
     clips: list[Clip] = []
@@ -211,7 +211,9 @@ def prepare_babble(seed: int = 0, scale: float = 1.0) -> None:
     shrinks their number as in ``plan_clips``.
     """
     rng = np.random.default_rng([seed, 2])
-    train_variants = [v for v in variants() if v not in held_out_variants()]
+    names = variants()
+    held_out = held_out_variants(names)
+    train_variants = [v for v in names if v not in held_out]
     with tempfile.TemporaryDirectory() as tmp:
         for split, sentences in (("train", TRAIN_BABBLE), ("test", TEST_BABBLE)):
             _BABBLE[split] = [
