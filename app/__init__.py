@@ -115,7 +115,11 @@ def _load_models(
 
 def _stop_worker(exc: BaseException) -> None:
     """A model that cannot load or warm up stops the service loudly, not a never-ready worker."""
-    log.critical("start-up failed, stopping: %s", exc, exc_info=exc)
+    from app.errors import BundleError
+
+    # A bundle problem is the user's to fix and its message says all; a traceback would bury it.
+    trace = None if isinstance(exc, BundleError) else exc
+    log.critical("start-up failed, stopping: %s", exc, exc_info=trace)
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     os._exit(WORKER_BOOT_ERROR)

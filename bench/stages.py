@@ -123,7 +123,7 @@ def measure(bundle_dir: Path, workload: Workload, *, repeats: int = DEFAULT_REPE
         def parse(ctx):
             from flask import request
 
-            parse_predict_request(request, settings)
+            parse_predict_request(request, settings, predictor.part_modalities)
             ctx.pop()
 
         timed["http_parse"] = _median_ms(parse, repeats, thread, setup=request_context)

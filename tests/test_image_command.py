@@ -81,7 +81,11 @@ def test_image_command_serves_the_reference_model_and_stops_on_sigterm(tmp_path)
         # MMS_DEVICE=auto on a machine without a GPU: the CPU, said in metadata and metrics.
         assert requests.get(f"{url}/v1/models/digits", timeout=5).json()["device"] == "CPU:0"
         metrics = requests.get(f"{url}/metrics", timeout=5).text
-        assert 'mms_model_info{device="CPU:0",model="digits",version="1"} 1.0' in metrics
+        assert (
+            'mms_model_info{device="CPU:0",format="keras",model="digits",'
+            'outputs="digit:classification",parts="image:image,audio:audio,text:text",'
+            'version="1"} 1.0'
+        ) in metrics
         healthy = _healthcheck(layout, probe_env)
         assert healthy.returncode == 0, healthy.stderr
     finally:

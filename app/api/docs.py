@@ -7,12 +7,14 @@ a proxy that mounts the service under a path prefix.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, current_app, jsonify, send_from_directory
 from flask.typing import ResponseReturnValue
 from swagger_ui_bundle import swagger_ui_path
 
 from app.api.openapi import build_document, json_body, operation
-from app.errors import NotFound
+from app.errors import NotFound, ServiceError
 
 bp = Blueprint("docs", __name__)
 EXTENSION = "openapi_document"
@@ -51,12 +53,28 @@ HTML = {"description": "an HTML page", "content": {"text/html": {"schema": {"typ
 )
 def openapi_document() -> ResponseReturnValue:
     """The OpenAPI 3.1 document of every route of this service."""
-    # Built once per app: the routes and settings it describes do not change after start-up.
+    # Built once per app once the models are loaded: the routes, settings and the bundles' part
+    # names it describes do not change after that.
     document = current_app.extensions.get(EXTENSION)
     if document is None:
-        document = build_document(current_app, current_app.extensions["settings"])
-        current_app.extensions[EXTENSION] = document
+        parts = served_parts(current_app.extensions["lifecycle"])
+        document = build_document(current_app, current_app.extensions["settings"], parts)
+        if parts is not None:
+            current_app.extensions[EXTENSION] = document
     return jsonify(document)
+
+
+def served_parts(lifecycle: Any) -> dict[str, str] | None:
+    """Part name -> modality over the served models; None while they are still loading."""
+    try:
+        registry = lifecycle.registry(ready=False)
+    except ServiceError:
+        return None
+    return {
+        name: part.modality
+        for predictor in registry.served_predictors()
+        for name, part in predictor.bundle.parts.items()
+    }
 
 
 @bp.get("/docs")

@@ -54,6 +54,8 @@ ERROR_MEANINGS = {
     503: "not ready, draining, overloaded or queue full",
 }
 RETRY_STATUSES = {429, 503}
+# The request bodies that take parts; a bundle's own part names are added to them.
+PART_BODIES = ("PredictInstance", "PredictJson", "PredictForm", "PredictUrlencoded")
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer KEY"},
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
@@ -117,8 +119,14 @@ def query(name: str, schema: Any, description: str) -> dict[str, Any]:
     }
 
 
-def build_document(app: Flask, settings: Settings) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of every documented rule in ``app.url_map``."""
+def build_document(
+    app: Flask, settings: Settings, parts: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every documented rule in ``app.url_map``.
+
+    ``parts`` (part name -> modality, over the served models) adds the bundles' own part names
+    to the predict bodies beside the default text, image and audio.
+    """
     auth_on = bool(settings.api_keys or settings.api_keys_file)
     spec = APISpec(
         title="Multimodal inference service",
@@ -165,9 +173,20 @@ def build_document(app: Flask, settings: Settings) -> dict[str, Any]:
             parameters=path_parameters[path] or None,
         )
     for name, schema in schemas.definitions().items():
+        if name in PART_BODIES:
+            schema = _with_parts(schema, parts or {})
         spec.components.schema(name, schema)
     _add_headers(spec)
     return spec.to_dict()
+
+
+def _with_parts(schema: dict[str, Any], parts: Mapping[str, str]) -> dict[str, Any]:
+    """A predict body's schema with a property per extra part, shaped as its modality's."""
+    properties = dict(schema.get("properties", {}))
+    for part, modality in parts.items():
+        if part not in properties and modality in properties:
+            properties[part] = properties[modality]
+    return {**schema, "properties": properties}
 
 
 def _operation(declared: dict[str, Any], needs_key: bool, limited: bool) -> dict[str, Any]:

@@ -1,10 +1,11 @@
-"""Predict requests (multipart or JSON) parsed into instances: {modality: bytes or text}."""
+"""Predict requests (multipart, urlencoded or JSON) parsed into instances: {part: bytes or text}."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,17 +34,23 @@ class PredictRequest:
     batched: bool  # sent as {"instances": [...]}: answer with "predictions"
 
 
-def parse_predict_request(request: Request, settings: Settings) -> PredictRequest:
-    """Instances and top_k from a multipart or JSON body; raises 400/413 errors."""
+def parse_predict_request(
+    request: Request, settings: Settings, parts: Mapping[str, str]
+) -> PredictRequest:
+    """Instances and top_k from a multipart, urlencoded or JSON body; raises 400/413 errors.
+
+    ``parts`` maps the model's part names to their modality: image and audio parts are files.
+    """
     top_k_raw: Any = request.args.get(TOP_K)
     mimetype = request.mimetype
+    files = {name for name, modality in parts.items() if modality in FILE_MODALITIES}
     if mimetype == "multipart/form-data":
-        instance, form_top_k = _parse_multipart(request, settings)
+        instance, form_top_k = _parse_multipart(request, settings, files)
         instances, batched = [instance], False
     elif mimetype == "application/json" or mimetype.endswith("+json"):
-        instances, form_top_k, batched = _parse_json(request, settings)
+        instances, form_top_k, batched = _parse_json(request, settings, files)
     elif mimetype == URLENCODED:
-        instance, form_top_k = _parse_urlencoded(request)
+        instance, form_top_k = _parse_urlencoded(request, files)
         instances, batched = [instance], False
     else:
         raise UnsupportedMediaType(
@@ -51,12 +58,14 @@ def parse_predict_request(request: Request, settings: Settings) -> PredictReques
             headers={"Accept-Post": ", ".join(ACCEPTED_TYPES)},  # RFC 9110 15.5.16
         )
     for instance in instances:
-        _check_sizes(instance, settings)
+        _check_sizes(instance, settings, parts)
     top_k_raw = form_top_k if top_k_raw is None else top_k_raw
     return PredictRequest(instances, _parse_top_k(top_k_raw, settings), batched)
 
 
-def _parse_multipart(request: Request, settings: Settings) -> tuple[Instance, Any]:
+def _parse_multipart(
+    request: Request, settings: Settings, files: set[str]
+) -> tuple[Instance, Any]:
     parts = parse_multipart(
         read_body(request),
         request.mimetype_params.get("boundary", ""),
@@ -71,7 +80,7 @@ def _parse_multipart(request: Request, settings: Settings) -> tuple[Instance, An
             raise BadRequest(f"{name}: sent {names.count(name)} times; send it once", field=name)
         if name == TOP_K:
             top_k = value.decode("utf-8", "replace")
-        elif is_file or name in FILE_MODALITIES:
+        elif is_file or name in files:
             # An image or audio sent as a plain field (curl -F image=abc) is still bytes to sniff.
             instance[name] = value
         else:
@@ -79,7 +88,7 @@ def _parse_multipart(request: Request, settings: Settings) -> tuple[Instance, An
     return instance, top_k
 
 
-def _parse_urlencoded(request: Request) -> tuple[Instance, Any]:
+def _parse_urlencoded(request: Request, files: set[str]) -> tuple[Instance, Any]:
     """A text-only form (curl -d text=..., requests' data=): files need multipart."""
     form = request.form
     instance: Instance = {}
@@ -87,7 +96,7 @@ def _parse_urlencoded(request: Request) -> tuple[Instance, Any]:
         values = form.getlist(name)
         if len(values) > 1:
             raise BadRequest(f"{name}: sent {len(values)} times; send it once", field=name)
-        if name in FILE_MODALITIES:
+        if name in files:
             raise BadRequest(
                 f"{name}: files cannot travel in a urlencoded body; send multipart/form-data "
                 f"(curl -F {name}=@FILE) or JSON with {{\"{name}\": {{\"b64\": ...}}}}",
@@ -106,7 +115,9 @@ def _field_text(value: bytes) -> str | bytes:
         return value
 
 
-def _parse_json(request: Request, settings: Settings) -> tuple[list[Instance], Any, bool]:
+def _parse_json(
+    request: Request, settings: Settings, files: set[str]
+) -> tuple[list[Instance], Any, bool]:
     try:
         body = json.loads(read_body(request))
     except ValueError:  # also UnicodeDecodeError
@@ -115,7 +126,7 @@ def _parse_json(request: Request, settings: Settings) -> tuple[list[Instance], A
         raise BadRequest("body is not a JSON object")
     top_k = body.pop(TOP_K, None)
     if "instances" not in body:
-        return [_json_instance(body, "")], top_k, False
+        return [_json_instance(body, "", files)], top_k, False
     if set(body) != {"instances"}:
         raise BadRequest(
             f"with 'instances', only 'top_k' may stand beside it; got "
@@ -129,15 +140,16 @@ def _parse_json(request: Request, settings: Settings) -> tuple[list[Instance], A
             f"instances: {len(items)} is over the limit of {settings.max_instances}",
             field="instances",
         )
-    return [_json_instance(item, f"instances[{i}].") for i, item in enumerate(items)], top_k, True
+    instances = [_json_instance(item, f"instances[{i}].", files) for i, item in enumerate(items)]
+    return instances, top_k, True
 
 
-def _json_instance(item: Any, where: str) -> Instance:
+def _json_instance(item: Any, where: str, files: set[str]) -> Instance:
     if not isinstance(item, dict):
         raise BadRequest(f"{where or 'body'}: expected an object", field=where.rstrip(".") or None)
     instance: Instance = {}
     for name, value in item.items():
-        if isinstance(value, str) and name not in FILE_MODALITIES:
+        if isinstance(value, str) and name not in files:
             instance[name] = value
         elif isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str):
             try:
@@ -149,9 +161,9 @@ def _json_instance(item: Any, where: str) -> Instance:
     return instance
 
 
-def _check_sizes(instance: Instance, settings: Settings) -> None:
+def _check_sizes(instance: Instance, settings: Settings, parts: Mapping[str, str]) -> None:
     for name, value in instance.items():
-        limit = settings.max_part_bytes.get(name)
+        limit = settings.max_part_bytes.get(parts.get(name, name))
         # surrogatepass: JSON may carry lone surrogates; the text preprocessor refuses them (422).
         size = len(value.encode("utf-8", "surrogatepass")) if isinstance(value, str) else len(value)
         if limit is not None and size > limit:

@@ -50,7 +50,7 @@ def predict(name: str | None = None, version: int | None = None) -> ResponseRetu
     predictor = registry.get(name, version)
     g.model, g.model_version = predictor.bundle.name, str(predictor.bundle.version)  # for the log
     with current_app.extensions["in_flight"].admit():
-        parsed = parse_predict_request(request, registry.settings)
+        parsed = parse_predict_request(request, registry.settings, predictor.part_modalities)
         results = predictor.predict(parsed.instances, parsed.top_k)
     g.timing_ms = stage_timings(results)
     head = {

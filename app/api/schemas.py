@@ -57,9 +57,27 @@ class ModelList(TypedDict):
     default_model: str
 
 
+Modality = Literal["text", "image", "audio"]
+
+
+class PartMetadata(TypedDict):
+    """One request part: a multipart field, JSON key or v2 BYTES input."""
+
+    name: str
+    modality: Modality
+    required: bool
+    accepted_formats: list[str]
+    max_bytes: int | None
+    inputs: Annotated[list[str], Field(description="the model inputs made from it")]
+
+
 class InputMetadata(TypedDict):
     name: str
-    modality: Literal["text", "image", "audio"]
+    modality: Modality
+    part: Annotated[str, Field(description="the request part it is made from")]
+    feed: NotRequired[
+        Annotated[str, Field(description="which of a tokenizer's tensors it takes")]
+    ]
     required: bool
     missing: str
     shape: list[int | None]
@@ -71,9 +89,13 @@ class InputMetadata(TypedDict):
 
 class OutputMetadata(TypedDict):
     name: str
-    kind: Literal["classification", "embedding"]
+    kind: Literal["classification", "multilabel", "regression", "embedding"]
     shape: list[int | None]
     labels: NotRequired[list[str]]
+    threshold: NotRequired[
+        Annotated[float, Field(description="multilabel: the score a label needs")]
+    ]
+    names: NotRequired[Annotated[list[str], Field(description="regression: one name per unit")]]
 
 
 class ModelMetadata(ModelSummary):
@@ -83,6 +105,11 @@ class ModelMetadata(ModelSummary):
         Literal["tensorflow", "onnxruntime"],
         Field(description="what runs the model: TensorFlow, or ONNX Runtime (inference_runtime)"),
     ]
+    runtime_note: NotRequired[
+        Annotated[str, Field(description="why the model is not on the runtime asked for")]
+    ]
+    model_format: Literal["keras", "h5", "saved_model"]
+    parts: list[PartMetadata]
     inputs: list[InputMetadata]
     outputs: list[OutputMetadata]
 
@@ -143,8 +170,12 @@ class LabelScore(TypedDict):
 
 class Prediction(TypedDict):
     outputs: Annotated[
-        dict[str, list[LabelScore] | list[float]],
-        Field(description="per output: top_k labels best first, or an embedding"),
+        dict[str, list[LabelScore] | list[float] | dict[str, float]],
+        Field(
+            description="per output: labels best first (classification: top_k; multilabel: "
+            "those at or above the threshold), regression values (a list, or by name), or an "
+            "embedding"
+        ),
     ]
     modalities: dict[str, Literal["provided", "missing"]]
     timing_ms: dict[str, float]

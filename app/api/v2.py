@@ -201,7 +201,7 @@ def model_ready(name: str, version: str | None = None) -> ResponseReturnValue:
     error_schema=V2Error,
 )
 def infer(name: str, version: str | None = None) -> ResponseReturnValue:
-    """Run the model on v2 tensors: BYTES uploads by modality or feature tensors by input name."""
+    """Run the model on v2 tensors: BYTES uploads by part or feature tensors by input name."""
     registry = _lifecycle().registry()
     predictor = registry.get(name, _version(version))
     g.model, g.model_version = predictor.bundle.name, str(predictor.bundle.version)  # for the log
@@ -249,7 +249,7 @@ def _input_metadata(spec: Any) -> dict[str, Any]:
         # Not in the protocol's schema: how to send raw uploads instead of features.
         "parameters": {
             "modality": spec.modality,
-            "raw_input": {"name": spec.modality, "datatype": "BYTES", "shape": [-1]},
+            "raw_input": {"name": spec.part, "datatype": "BYTES", "shape": [-1]},
             "accepted_formats": list(spec.preprocessor.accepted_formats),
             "missing": spec.missing,
         },

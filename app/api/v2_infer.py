@@ -87,21 +87,19 @@ def _flag(parameters: dict[str, Any], key: str, where: str, default: bool = Fals
 def _samples(
     bundle: Bundle, tensors: list[Tensor], settings: Settings
 ) -> tuple[list[Instance], list[dict[str, np.ndarray]]]:
-    """Per sample: uploads by modality (BYTES tensors) and feature rows by input (numeric ones)."""
-    by_modality = bundle.by_modality
+    """Per sample: uploads by part (BYTES tensors) and feature rows by input (numeric ones)."""
     sources: dict[str, str] = {}  # model input name -> the tensor feeding it
     batch = None
     for tensor in tensors:
-        if tensor.datatype == "BYTES":
-            spec = by_modality.get(tensor.name)
-            if spec is None:
-                raise BadRequest(_unknown_input(bundle, tensor))
+        part = bundle.parts.get(tensor.name) if tensor.datatype == "BYTES" else None
+        if part is not None:
             if len(tensor.shape) not in (1, 2) or tensor.shape[1:] not in ((), (1,)):
                 raise BadRequest(
                     f"input {tensor.name!r}: a BYTES input holds one upload per sample, shape "
                     f"[N] or [N, 1]; got {list(tensor.shape)}"
                 )
-            _check_sizes(tensor, settings)
+            _check_sizes(tensor, settings.max_part_bytes.get(part.modality))
+            fed = [spec.name for spec in part.inputs]
         else:
             spec = bundle.inputs.get(tensor.name)
             if spec is None:
@@ -111,14 +109,16 @@ def _samples(
                 raise BadRequest(
                     f"input {tensor.name!r}: got {tensor.datatype} {list(tensor.shape)}; the "
                     f"model takes {expected} {[-1, *spec.shape]} (or BYTES [N] of raw "
-                    f"{spec.modality} uploads named {spec.modality!r})"
+                    f"{spec.modality} uploads named {spec.part!r})"
                 )
-        if spec.name in sources:
-            raise BadRequest(
-                f"model input {spec.name!r} is fed by two tensors ({sources[spec.name]!r} and "
-                f"{tensor.name!r} {tensor.datatype}); send one"
-            )
-        sources[spec.name] = tensor.name
+            fed = [spec.name]
+        for name in fed:
+            if name in sources:
+                raise BadRequest(
+                    f"model input {name!r} is fed by two tensors ({sources[name]!r} and "
+                    f"{tensor.name!r} {tensor.datatype}); send one"
+                )
+            sources[name] = tensor.name
         n = tensor.shape[0] if tensor.shape else 0
         if batch is not None and n != batch:
             raise BadRequest(f"input {tensor.name!r} has {n} samples but another has {batch}")
@@ -131,15 +131,14 @@ def _samples(
     features: list[dict[str, np.ndarray]] = [{} for _ in range(batch)]
     for tensor in tensors:
         for i in range(batch):
-            if tensor.datatype == "BYTES":
+            if tensor.datatype == "BYTES" and tensor.name in bundle.parts:
                 instances[i][tensor.name] = tensor.data.reshape(batch)[i]
             else:
                 features[i][tensor.name] = tensor.data[i]
     return instances, features
 
 
-def _check_sizes(tensor: Tensor, settings: Settings) -> None:
-    limit = settings.max_part_bytes.get(tensor.name)
+def _check_sizes(tensor: Tensor, limit: int | None) -> None:
     if limit is None:
         return
     for i, element in enumerate(tensor.data.flat):
@@ -151,7 +150,7 @@ def _check_sizes(tensor: Tensor, settings: Settings) -> None:
 
 
 def _unknown_input(bundle: Bundle, tensor: Tensor) -> str:
-    raw = ", ".join(bundle.by_modality)
+    raw = ", ".join(bundle.parts)
     features = ", ".join(
         f"{spec.name} {datatype_of(spec.dtype)} {[-1, *spec.shape]}"
         for spec in bundle.inputs.values()

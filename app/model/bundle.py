@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,59 +10,126 @@ from typing import Any
 import numpy as np
 import yaml
 
-from app.errors import BundleError
-from app.preprocessing import PREPROCESSORS
+from app.errors import BundleError, ServiceError
+from app.model.model_file import ModelFile, TensorInfo, load_model_file
+from app.preprocessing import PREPROCESSORS, make_preprocessor
 from app.preprocessing.base import Preprocessor
 
 MISSING_POLICIES = ("zeros", "required")
-OUTPUT_KINDS = ("classification", "embedding")
+OUTPUT_KINDS = ("classification", "multilabel", "regression", "embedding")
+OUTPUT_KEYS = {
+    "classification": {"kind", "labels"},
+    "multilabel": {"kind", "labels", "threshold"},
+    "regression": {"kind", "names"},
+    "embedding": {"kind"},
+}
+INPUT_KEYS = {"modality", "part", "missing", "params"}
+DEFAULT_THRESHOLD = 0.5
 # Preprocessor parameters that name a file of the bundle.
-ASSET_PARAMS = ("vocabulary", "stats_file")
+ASSET_PARAMS = ("vocabulary", "stats_file", "tokenizer_file")
+STRING_DTYPE = np.dtype(object)
+# Part names travel as multipart field names, JSON keys and v2 tensor names.
+PART_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+TOP_K = "top_k"
 
 
 @dataclass(frozen=True)
 class InputSpec:
-    """One model input: the modality feeding it and how its features are made."""
+    """One model input: the request part and modality feeding it, and how its features are made."""
 
     name: str
     modality: str
+    part: str
     missing: str
     preprocessor: Preprocessor
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    feed: str | None = None
+    """With a tokenizer giving several tensors: which one this input takes."""
+
+    def empty(self) -> np.ndarray:
+        """What stands for a missing part: zeros, or empty strings for a string input."""
+        if self.dtype == STRING_DTYPE:
+            return np.full(self.shape, b"", dtype=object)
+        return np.zeros(self.shape, self.dtype)
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """One request part (multipart field, JSON key, v2 BYTES input) and the inputs made from it."""
+
+    name: str
+    modality: str
+    inputs: tuple[InputSpec, ...]
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.preprocessor.shape
+    def missing(self) -> str:
+        """required when any input made from it is."""
+        required = any(spec.missing == "required" for spec in self.inputs)
+        return "required" if required else "zeros"
 
     @property
-    def dtype(self) -> np.dtype:
-        return self.preprocessor.dtype
+    def accepted_formats(self) -> tuple[str, ...]:
+        return self.inputs[0].preprocessor.accepted_formats
+
+    def __call__(self, data: bytes | str) -> dict[str, np.ndarray]:
+        """Every input's features from one upload; a shared preprocessor runs once."""
+        made: dict[int, Any] = {}
+        features = {}
+        for spec in self.inputs:
+            key = id(spec.preprocessor)
+            if key not in made:
+                try:
+                    made[key] = spec.preprocessor(data)
+                except ServiceError as exc:
+                    raise self._named(exc) from None
+            value = made[key]
+            if spec.feed is not None:
+                value = value[spec.feed].astype(spec.dtype, copy=False)
+            features[spec.name] = value
+        return features
+
+
+    def _named(self, exc: ServiceError) -> ServiceError:
+        """A preprocessor's error, about its modality, told about this part (``back: ...``)."""
+        if self.name != self.modality and exc.field == self.modality:
+            exc.field = self.name
+            if exc.message.startswith(f"{self.modality}:"):
+                exc.message = self.name + exc.message[len(self.modality) :]
+                exc.args = (exc.message,)
+        return exc
 
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """One model output: a classification over labels, or an embedding."""
+    """One model output and how it is answered."""
 
     name: str
     kind: str
     shape: tuple[int, ...]
     labels: tuple[str, ...] = ()
+    threshold: float = DEFAULT_THRESHOLD
+    """multilabel: the score a label needs to be answered."""
+    names: tuple[str, ...] = ()
+    """regression: one name per unit, to answer {name: value}; empty for a plain list."""
 
 
 @dataclass(frozen=True)
 class Bundle:
-    """A loaded, checked bundle: the Keras model plus everything needed to feed and read it."""
+    """A loaded, checked bundle: the model plus everything needed to feed and read it."""
 
     name: str
     version: int
     path: Path
     description: str
-    model: Any
+    model: ModelFile
     inputs: dict[str, InputSpec]
     outputs: dict[str, OutputSpec]
+    parts: dict[str, PartSpec]
 
     @property
-    def by_modality(self) -> dict[str, InputSpec]:
-        return {spec.modality: spec for spec in self.inputs.values()}
+    def has_string_inputs(self) -> bool:
+        return any(spec.dtype == STRING_DTYPE for spec in self.inputs.values())
 
 
 def load_bundle(
@@ -75,7 +143,7 @@ def load_bundle(
     name, version = path.parent.name, int(path.name)
     where = f"bundle {name}/{version} ({path})"
     spec = _read_yaml(bundle_file(path, "bundle.yaml", where), where)
-    model = _load_model(bundle_file(path, "model.keras", where), where, device)
+    model = load_model_file(path, where, device)
     model_inputs = {t.name: t for t in model.inputs}
     yaml_inputs = spec.get("inputs") or {}
     if not isinstance(yaml_inputs, dict):
@@ -90,20 +158,10 @@ def load_bundle(
             f"{where}: bundle.yaml input '{extra}' is not a model input "
             f"(the model has {sorted(model_inputs)})"
         )
-    inputs = {
-        input_name: _input_spec(
-            input_name,
-            yaml_inputs[input_name],
-            model_inputs[input_name],
-            path,
-            where,
-            (limits or {}),
-        )
-        for input_name in model_inputs
-    }
-    modalities = [s.modality for s in inputs.values()]
-    if len(set(modalities)) != len(modalities):
-        raise BundleError(f"{where}: each modality may feed one input only, got {modalities}")
+    inputs = _input_specs(
+        [(model_inputs[n], yaml_inputs[n]) for n in model_inputs], path, where, limits or {}
+    )
+    parts = _part_specs(inputs, where)
     outputs = _output_specs(model, spec.get("outputs") or {}, path, where)
     return Bundle(
         name=name,
@@ -113,6 +171,7 @@ def load_bundle(
         model=model,
         inputs=inputs,
         outputs=outputs,
+        parts=parts,
     )
 
 
@@ -143,89 +202,198 @@ def _read_yaml(path: Path, where: str) -> dict[str, Any]:
     return spec
 
 
-def _load_model(path: Path, where: str, device: str | None) -> Any:
-    import keras
-    import tensorflow as tf
-
-    if not path.is_file():
-        raise BundleError(f"{where}: model.keras is missing")
-    try:
-        with tf.device(device or "/CPU:0"):
-            # safe_mode refuses pickled lambdas: a bundle cannot run arbitrary code on load.
-            return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises many types for a bad file; all mean "cannot load"
-        raise BundleError(f"{where}: model.keras cannot be loaded safely: {exc}") from exc
-
-
-def _input_spec(
-    name: str,
-    entry: Any,
-    tensor: Any,
+def _input_specs(
+    entries: list[tuple[TensorInfo, Any]],
     bundle_dir: Path,
     where: str,
     limits: dict[str, dict[str, Any]],
-) -> InputSpec:
-    where = f"{where}, input '{name}'"
+) -> dict[str, InputSpec]:
+    """Every input's spec; inputs of one part with one tokenizer share its preprocessor."""
+    shared: dict[tuple[str, str], tuple[Any, Preprocessor, tuple[int, ...]]] = {}
+    specs = {}
+    for tensor, entry in entries:
+        here = f"{where}, input '{tensor.name}'"
+        modality, part, missing, params = _read_input(entry, here)
+        shape = _fixed_shape(tensor, here)
+        params = {**limits.get(modality, {}), **params}
+        for key in ASSET_PARAMS:
+            if params.get(key):
+                bundle_file(bundle_dir, params[key], here, what=key)
+        feed = None
+        if modality == "text" and params.get("tokenizer") == "hf":
+            feed, params = params.get("feed", "input_ids"), _without(params, "feed")
+            preprocessor = _shared_tokenizer(
+                shared, (part, modality), params, shape, tensor, bundle_dir, here
+            )
+            if feed not in preprocessor.FEEDS:
+                raise BundleError(f"{here}: feed {feed!r}; known: {list(preprocessor.FEEDS)}")
+        else:
+            if "feed" in params:
+                raise BundleError(f"{here}: feed is only used with tokenizer 'hf'")
+            preprocessor = _preprocessor(modality, params, shape, tensor.dtype, bundle_dir, here)
+        dtype = STRING_DTYPE if tensor.dtype == "string" else np.dtype(tensor.dtype)
+        specs[tensor.name] = InputSpec(
+            tensor.name, modality, part, missing, preprocessor, shape, dtype, feed
+        )
+    return specs
+
+
+def _read_input(entry: Any, where: str) -> tuple[str, str, str, dict[str, Any]]:
     if not isinstance(entry, dict):
         raise BundleError(f"{where}: expected a mapping with 'modality', got {entry!r}")
+    unknown = set(entry) - INPUT_KEYS
+    if unknown:
+        raise BundleError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(INPUT_KEYS)}")
     modality = entry.get("modality")
     if modality not in PREPROCESSORS:
         raise BundleError(f"{where}: modality {modality!r}; known: {sorted(PREPROCESSORS)}")
+    part = entry.get("part", modality)
+    if not isinstance(part, str) or not PART_NAME.fullmatch(part) or part == TOP_K:
+        raise BundleError(
+            f"{where}: part {part!r} must be a name of letters, digits, '_', '-' or '.' "
+            f"(and not {TOP_K!r})"
+        )
     missing = entry.get("missing", "zeros")
     if missing not in MISSING_POLICIES:
         raise BundleError(f"{where}: missing {missing!r}; known: {list(MISSING_POLICIES)}")
-    shape = tuple(tensor.shape[1:])
-    if any(dim is None for dim in shape):
+    params = entry.get("params") or {}
+    if not isinstance(params, dict):
+        raise BundleError(f"{where}: params must be a mapping, got {params!r}")
+    return modality, part, missing, params
+
+
+def _fixed_shape(tensor: TensorInfo, where: str) -> tuple[int, ...]:
+    if any(dim is None for dim in tensor.shape):
         raise BundleError(
-            f"{where}: the model input shape {tuple(tensor.shape)} must be fixed "
+            f"{where}: the model input shape {(None, *tensor.shape)} must be fixed "
             "apart from the batch axis"
         )
-    params = {**limits.get(modality, {}), **(entry.get("params") or {})}
-    for key in ASSET_PARAMS:
-        if params.get(key):
-            bundle_file(bundle_dir, params[key], where, what=key)
+    return tuple(int(dim) for dim in tensor.shape)  # type: ignore[arg-type]
+
+
+def _preprocessor(
+    modality: str,
+    params: dict[str, Any],
+    shape: tuple[int, ...],
+    dtype: str,
+    bundle_dir: Path,
+    where: str,
+) -> Preprocessor:
     try:
-        preprocessor = PREPROCESSORS[modality](
-            params, bundle_dir=bundle_dir, shape=shape, dtype=str(tensor.dtype)
-        )
+        return make_preprocessor(modality, params, bundle_dir=bundle_dir, shape=shape, dtype=dtype)
     except BundleError as exc:
         raise BundleError(f"{where}: {exc}") from None
-    return InputSpec(name=name, modality=modality, missing=missing, preprocessor=preprocessor)
 
 
-def _output_specs(model: Any, entries: Any, bundle_dir: Path, where: str) -> dict[str, OutputSpec]:
-    names = list(model.output_names)
+def _shared_tokenizer(
+    shared: dict[tuple[str, str], tuple[Any, Preprocessor, tuple[int, ...]]],
+    key: tuple[str, str],
+    params: dict[str, Any],
+    shape: tuple[int, ...],
+    tensor: TensorInfo,
+    bundle_dir: Path,
+    where: str,
+) -> Any:
+    """One tokenizer per part: built by its first input, the others must declare the same."""
+    if key in shared:
+        first_params, preprocessor, first_shape = shared[key]
+        if params != first_params or shape != first_shape:
+            raise BundleError(
+                f"{where}: inputs of part {key[0]!r} share one tokenizer, so they need the same "
+                f"params and length: {params} {shape} here, {first_params} {first_shape} before"
+            )
+        return preprocessor
+    preprocessor = _preprocessor("text", params, shape, tensor.dtype, bundle_dir, where)
+    shared[key] = (params, preprocessor, shape)
+    return preprocessor
+
+
+def _without(params: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k != key}
+
+
+def _part_specs(inputs: dict[str, InputSpec], where: str) -> dict[str, PartSpec]:
+    grouped: dict[str, list[InputSpec]] = {}
+    for spec in inputs.values():
+        grouped.setdefault(spec.part, []).append(spec)
+    parts = {}
+    for name, specs in grouped.items():
+        modalities = sorted({spec.modality for spec in specs})
+        if len(modalities) > 1:
+            raise BundleError(
+                f"{where}: part {name!r} feeds inputs of modalities {modalities} "
+                f"({', '.join(s.name for s in specs)}); one part is one upload of one modality"
+            )
+        parts[name] = PartSpec(name, modalities[0], tuple(specs))
+    return parts
+
+
+def _output_specs(
+    model: ModelFile, entries: Any, bundle_dir: Path, where: str
+) -> dict[str, OutputSpec]:
+    names = [t.name for t in model.outputs]
     if not isinstance(entries, dict) or set(entries) != set(names):
         got = sorted(entries) if isinstance(entries, dict) else entries
         raise BundleError(f"{where}: bundle.yaml outputs {got} but the model outputs {names}")
-    outputs = {}
-    for name, tensor in zip(names, model.outputs, strict=True):
-        entry, shape = entries[name] or {}, tuple(tensor.shape[1:])
-        kind = entry.get("kind")
-        if kind not in OUTPUT_KINDS:
-            raise BundleError(
-                f"{where}, output '{name}': kind {kind!r}; known: {list(OUTPUT_KINDS)}"
-            )
-        if len(shape) != 1 or shape[0] is None:
-            raise BundleError(
-                f"{where}, output '{name}': a {kind} output must have shape "
-                f"(batch, n), the model has {tuple(tensor.shape)}"
-            )
-        labels: tuple[str, ...] = ()
-        if kind == "classification":
-            labels = _read_labels(bundle_dir, entry.get("labels"), f"{where}, output '{name}'")
-            if len(labels) != shape[0]:
-                raise BundleError(
-                    f"{where}, output '{name}': {entry['labels']} has {len(labels)} "
-                    f"labels but the model output has {shape[0]} units"
-                )
-        outputs[name] = OutputSpec(name=name, kind=kind, shape=shape, labels=labels)
-    return outputs
+    return {
+        tensor.name: _output_spec(tensor, entries[tensor.name] or {}, bundle_dir, where)
+        for tensor in model.outputs
+    }
 
 
-def _read_labels(bundle_dir: Path, file_name: Any, where: str) -> tuple[str, ...]:
+def _output_spec(tensor: TensorInfo, entry: Any, bundle_dir: Path, where: str) -> OutputSpec:
+    where = f"{where}, output '{tensor.name}'"
+    if not isinstance(entry, dict):
+        raise BundleError(f"{where}: expected a mapping with 'kind', got {entry!r}")
+    kind = entry.get("kind")
+    if kind not in OUTPUT_KINDS:
+        raise BundleError(f"{where}: kind {kind!r}; known: {list(OUTPUT_KINDS)}")
+    unknown = set(entry) - OUTPUT_KEYS[kind]
+    if unknown:
+        raise BundleError(
+            f"{where}: {sorted(unknown)} not used with kind {kind!r}; "
+            f"known: {sorted(OUTPUT_KEYS[kind])}"
+        )
+    shape = tensor.shape
+    if len(shape) != 1 or shape[0] is None:
+        raise BundleError(
+            f"{where}: a {kind} output must have shape (batch, n), "
+            f"the model has {(None, *shape)}"
+        )
+    units = int(shape[0])  # type: ignore[arg-type]
+    labels: tuple[str, ...] = ()
+    if kind in ("classification", "multilabel"):
+        labels = _read_labels(bundle_dir, entry.get("labels"), kind, where)
+        if len(labels) != units:
+            raise BundleError(
+                f"{where}: {entry['labels']} has {len(labels)} labels but the model output "
+                f"has {units} units"
+            )
+    threshold = entry.get("threshold", DEFAULT_THRESHOLD)
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise BundleError(f"{where}: threshold must be a number, got {threshold!r}")
+    if not 0.0 <= threshold <= 1.0:
+        raise BundleError(f"{where}: threshold must be within [0, 1], got {threshold}")
+    names = _regression_names(entry.get("names"), units, where)
+    return OutputSpec(tensor.name, kind, (units,), labels, float(threshold), names)
+
+
+def _regression_names(value: Any, units: int, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(n, str) and n for n in value):
+        raise BundleError(f"{where}: names must be a list of strings, got {value!r}")
+    if len(value) != units or len(set(value)) != len(value):
+        raise BundleError(
+            f"{where}: names gives {len(value)} (distinct: {len(set(value))}) names but the "
+            f"model output has {units} units"
+        )
+    return tuple(value)
+
+
+def _read_labels(bundle_dir: Path, file_name: Any, kind: str, where: str) -> tuple[str, ...]:
     if not file_name:
-        raise BundleError(f"{where}: a classification output needs a 'labels' file")
+        raise BundleError(f"{where}: a {kind} output needs a 'labels' file")
     path = bundle_file(bundle_dir, file_name, where, what="labels")
     if not path.is_file():
         raise BundleError(f"{where}: labels file {path} is missing")

@@ -1,4 +1,4 @@
-"""A Keras model behind one compiled function, fed batches padded to a few fixed sizes."""
+"""A bundle's model behind one compiled function, fed batches padded to a few fixed sizes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,18 @@ from typing import Any
 import numpy as np
 
 from app.model.bundle import Bundle
+
+
+def is_string(dtype: np.dtype) -> bool:
+    """Whether an input takes strings: NumPy holds them as objects (UTF-8 ``bytes``)."""
+    return np.dtype(dtype).kind == "O"
+
+
+def blank(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """Filler rows: zeros, or empty byte strings for a string input."""
+    if is_string(dtype):
+        return np.full(shape, b"", dtype=object)
+    return np.zeros(shape, dtype)
 
 
 def bucket_sizes(max_batch_size: int) -> tuple[int, ...]:
@@ -31,18 +43,16 @@ class CompiledModel:
         self._inputs = {name: (spec.shape, spec.dtype) for name, spec in bundle.inputs.items()}
         self.buckets = bucket_sizes(max_batch_size)
         signature = {
-            name: tf.TensorSpec((None, *spec.shape), spec.dtype, name=name)
+            name: tf.TensorSpec(
+                (None, *spec.shape), tf.string if is_string(spec.dtype) else spec.dtype, name=name
+            )
             for name, spec in bundle.inputs.items()
         }
         self._fn = tf.function(self._forward, input_signature=[signature])
 
     def _forward(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        outputs = self._model(inputs, training=False)
-        if isinstance(outputs, dict):
-            return {name: outputs[name] for name in self._output_names}
-        if not isinstance(outputs, list | tuple):
-            outputs = [outputs]
-        return dict(zip(self._output_names, outputs, strict=True))
+        outputs = self._model(inputs)
+        return {name: outputs[name] for name in self._output_names}
 
     @property
     def trace_count(self) -> int:
@@ -55,7 +65,7 @@ class CompiledModel:
         size = next((b for b in self.buckets if b >= rows), rows)
         if size != rows:
             batch = {
-                name: np.concatenate([x, np.zeros((size - rows, *x.shape[1:]), x.dtype)])
+                name: np.concatenate([x, blank((size - rows, *x.shape[1:]), x.dtype)])
                 for name, x in batch.items()
             }
         with self._tf.device(self._device):
@@ -67,7 +77,7 @@ class CompiledModel:
         for size in self.buckets:
             self(
                 {
-                    name: np.zeros((size, *shape), dtype)
+                    name: blank((size, *shape), dtype)
                     for name, (shape, dtype) in self._inputs.items()
                 }
             )

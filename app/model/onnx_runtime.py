@@ -1,4 +1,4 @@
-"""A bundle's Keras model exported to ONNX and run by ONNX Runtime on the CPU."""
+"""A bundle's model exported to ONNX and run by ONNX Runtime on the CPU."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ import json
 import logging
 import os
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from app.model.bundle import Bundle
-from app.model.inference import bucket_sizes
+from app.model.inference import blank, bucket_sizes, is_string
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +22,10 @@ def export_path(bundle: Bundle, cache_dir: Path) -> Path:
     import keras
     import tf2onnx
 
-    digest = hashlib.sha256()
-    with open(bundle.path / "model.keras", "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
     # The exporter's versions are part of the key: a new converter may write a different graph.
-    digest.update(f"keras {keras.__version__} tf2onnx {tf2onnx.__version__}".encode())
-    return cache_dir / f"{bundle.name}-{bundle.version}-{digest.hexdigest()[:20]}.onnx"
+    key = f"{bundle.model.digest()} keras {keras.__version__} tf2onnx {tf2onnx.__version__}"
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return cache_dir / f"{bundle.name}-{bundle.version}-{digest[:20]}.onnx"
 
 
 def export_cached(bundle: Bundle, cache_dir: Path) -> Path:
@@ -41,17 +37,8 @@ def export_cached(bundle: Bundle, cache_dir: Path) -> Path:
     # Several workers may export at once: each writes its own file, the rename is atomic.
     fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".onnx.part")
     os.close(fd)
-    converter_log = logging.getLogger("tf2onnx")
-    level = converter_log.level
-    # tf2onnx logs every pass, and tracebacks of optimiser passes it skips; the parity check
-    # against Keras (not its log) decides whether the result is served.
-    converter_log.setLevel(logging.CRITICAL)
     try:
-        with warnings.catch_warnings():
-            # tf2onnx touches NumPy aliases that NumPy 2 deprecates (Keras patches them for it).
-            warnings.simplefilter("ignore", FutureWarning)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            bundle.model.export(tmp, format="onnx", verbose=False)
+        bundle.model.export_onnx(tmp)
         os.replace(tmp, target)
         # Older exports of this name/version are from replaced model files: keep the folder small.
         for stale in cache_dir.glob(f"{bundle.name}-{bundle.version}-*.onnx"):
@@ -59,17 +46,16 @@ def export_cached(bundle: Bundle, cache_dir: Path) -> Path:
                 stale.unlink(missing_ok=True)
                 _parity_file(stale).unlink(missing_ok=True)
     finally:
-        converter_log.setLevel(level)
         Path(tmp).unlink(missing_ok=True)
     return target
 
 
 def recorded_parity(onnx_path: Path, probe_rows: int) -> float | None:
-    """The max abs difference measured against Keras when this export was first served, if any.
+    """The max abs difference measured against TensorFlow when this export was first served, if any.
 
     Valid only for the same ONNX Runtime version and probe; the export's name already pins the
-    model file and the exporter. Reusing it spares the Keras probe run (its first call traces the
-    model: 0.7 s of the bench bundle's cold start).
+    model file and the exporter. Reusing it spares the TensorFlow probe run (its first call traces
+    the model: 0.7 s of the bench bundle's cold start).
     """
     import onnxruntime as ort
 
@@ -168,19 +154,21 @@ class OnnxModel:
         for size in self.buckets:
             self(
                 {
-                    name: np.zeros((size, *shape), dtype)
+                    name: blank((size, *shape), dtype)
                     for name, (shape, dtype) in self._inputs.items()
                 }
             )
 
 
 def probe_batch(bundle: Bundle, rows: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Seeded inputs to compare runtimes on: normal floats; token ids 0 and 1 (pad, unknown)."""
+    """Seeded inputs to compare runtimes on: normal floats; ids 0 and 1 (pad, unknown); b""."""
     rng = np.random.default_rng(seed)
     batch = {}
     for name, spec in bundle.inputs.items():
         shape = (rows, *spec.shape)
-        if np.issubdtype(spec.dtype, np.integer):
+        if is_string(spec.dtype):
+            batch[name] = blank(shape, spec.dtype)
+        elif np.issubdtype(spec.dtype, np.integer):
             batch[name] = rng.integers(0, 2, shape).astype(spec.dtype)
         else:
             batch[name] = rng.standard_normal(shape).astype(spec.dtype)

@@ -11,14 +11,14 @@ import numpy as np
 
 from app.errors import BadRequest, DeadlineExceeded, MissingModality, UnknownPart
 from app.model.batcher import DynamicBatcher, Pending
-from app.model.bundle import Bundle, InputSpec
+from app.model.bundle import Bundle, OutputSpec, PartSpec
 from app.model.inference import CompiledModel
 
 if TYPE_CHECKING:
     from app.observability.metrics import ModelMetrics
 
 Instance = dict[str, bytes | str]
-Outcome = tuple[np.ndarray | None, Exception | None]
+Outcome = tuple[dict[str, np.ndarray] | None, Exception | None]
 
 
 class Predictor:
@@ -45,16 +45,17 @@ class Predictor:
         # spare slot: at low load the image and the audio decode side by side (lower latency);
         # when every slot is busy the request decodes them in turn, as much CPU either way.
         self._helpers = helpers
-        self.modalities = tuple(bundle.by_modality)
+        self.parts = tuple(bundle.parts)
+        self.part_modalities = {name: part.modality for name, part in bundle.parts.items()}
         self._metrics = metrics
 
     def check_parts(self, names: set[str]) -> None:
         """Refuse part names this model does not take, listing the ones it does."""
-        unknown = sorted(names - set(self.modalities))
+        unknown = sorted(names - set(self.parts))
         if unknown:
             raise UnknownPart(
                 f"unknown part {', '.join(unknown)}; this model accepts: "
-                f"{', '.join(self.modalities)}, top_k",
+                f"{', '.join(sorted(self.parts))}, top_k",
                 field=unknown[0],
             )
 
@@ -108,7 +109,7 @@ class Predictor:
         """Raw output rows per sample, from uploads to preprocess and/or ready feature rows.
 
         Sample ``i`` takes ``features[i]`` (model input name -> one row, already checked against
-        the input's shape and dtype) and preprocesses ``instances[i]`` (modality -> upload) for
+        the input's shape and dtype) and preprocesses ``instances[i]`` (part name -> upload) for
         the inputs left; what neither gives is filled as the bundle says. Same batcher, slots and
         deadline as ``predict``.
         """
@@ -146,34 +147,33 @@ class Predictor:
     ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         self.check_parts(set(instance))
         if not instance and not given:
-            raise MissingModality(f"no input: send at least one of {', '.join(self.modalities)}")
-        features, modalities = {}, {}
+            raise MissingModality(f"no input: send at least one of {', '.join(self.parts)}")
+        given = given or {}
+        features, parts = {}, {}
         uploads = []
-        for spec in self.bundle.inputs.values():
-            data = instance.get(spec.modality)
-            if given and spec.name in given:
-                features[spec.name] = given[spec.name]
-                modalities[spec.modality] = "provided"
-            elif data is None:
-                if spec.missing == "required":
-                    raise MissingModality(
-                        f"{spec.modality} is required by this model", field=spec.modality
-                    )
-                features[spec.name] = np.zeros(spec.shape, spec.dtype)
-                modalities[spec.modality] = "missing"
+        for part in self.bundle.parts.values():
+            data = instance.get(part.name)
+            if all(spec.name in given for spec in part.inputs):
+                parts[part.name] = "provided"
+            elif data is not None:
+                uploads.append((part, data))
+                parts[part.name] = "provided"
+            elif part.missing == "required" and not any(s.name in given for s in part.inputs):
+                raise MissingModality(f"{part.name} is required by this model", field=part.name)
             else:
-                uploads.append((spec, data))
-                modalities[spec.modality] = "provided"
+                features.update({spec.name: spec.empty() for spec in part.inputs})
+                parts[part.name] = "missing"
         outcomes = self._run_preprocessors(uploads)
         # The first bad part in input order is raised, however they ran (in turn, the outcomes
         # stop there).
-        for (spec, _), (value, error) in zip(uploads, outcomes, strict=False):
+        for value, error in outcomes:
             if error is not None:
                 raise error
-            features[spec.name] = value
-        return features, modalities
+            features.update(value)
+        features.update(given)  # tensors sent ready win over what a part would make
+        return features, parts
 
-    def _run_preprocessors(self, uploads: list[tuple[InputSpec, bytes | str]]) -> list[Outcome]:
+    def _run_preprocessors(self, uploads: list[tuple[PartSpec, bytes | str]]) -> list[Outcome]:
         """Each upload's features or exception; all but the first run beside, if a slot is free."""
         if len(uploads) < 2 or self._helpers is None:
             return self._run_in_turn(uploads)
@@ -187,38 +187,31 @@ class Predictor:
             self._preprocess_slots.release()
         return [first] if first[1] is not None else [first, *rest]
 
-    def _run_in_turn(self, uploads: list[tuple[InputSpec, bytes | str]]) -> list[Outcome]:
+    def _run_in_turn(self, uploads: list[tuple[PartSpec, bytes | str]]) -> list[Outcome]:
         """Outcomes in order, up to the first bad part (the rest would be decoded for nothing)."""
         outcomes = []
-        for spec, data in uploads:
-            outcomes.append(self._run_preprocessor(spec, data))
+        for part, data in uploads:
+            outcomes.append(self._run_preprocessor(part, data))
             if outcomes[-1][1] is not None:
                 break
         return outcomes
 
-    def _run_preprocessor(self, spec: InputSpec, data: bytes | str) -> Outcome:
+    def _run_preprocessor(self, part: PartSpec, data: bytes | str) -> Outcome:
         started = time.perf_counter()
         try:
-            value = spec.preprocessor(data)
+            value = part(data)
         except Exception as exc:  # raised by _preprocess, in input order
             return None, exc
         if self._metrics is not None:
             size = len(data.encode() if isinstance(data, str) else data)
-            self._metrics.preprocessed(spec.modality, time.perf_counter() - started, size)
+            self._metrics.preprocessed(part.modality, time.perf_counter() - started, size)
         return value, None
 
     def _postprocess(self, outputs: dict[str, np.ndarray], top_k: int) -> dict[str, Any]:
-        answer: dict[str, Any] = {}
-        for name, spec in self.bundle.outputs.items():
-            values = outputs[name].astype(np.float64)
-            if spec.kind == "embedding":
-                answer[name] = [round(float(v), 6) for v in values]
-                continue
-            best = np.argsort(-values, kind="stable")[:top_k]
-            answer[name] = [
-                {"label": spec.labels[i], "score": round(float(values[i]), 6)} for i in best
-            ]
-        return answer
+        return {
+            name: answer(spec, outputs[name].astype(np.float64), top_k)
+            for name, spec in self.bundle.outputs.items()
+        }
 
     @staticmethod
     def _timing(
@@ -231,3 +224,19 @@ class Predictor:
             "inference": round(row.inference_ms, 3),
             "total": round((time.perf_counter() - started) * 1000.0, 3),
         }
+
+
+def answer(spec: OutputSpec, values: np.ndarray, top_k: int) -> Any:
+    """One output row as the v1 protocol answers it, by the output's kind."""
+    if spec.kind == "embedding":
+        return [round(float(v), 6) for v in values]
+    if spec.kind == "regression":
+        # Nine significant digits hold a float32 exactly; rounding to places would lose 1e-7.
+        floats = [float(f"{v:.9g}") for v in values]
+        return dict(zip(spec.names, floats, strict=True)) if spec.names else floats
+    best = np.argsort(-values, kind="stable")
+    if spec.kind == "multilabel":
+        best = [i for i in best if values[i] >= spec.threshold]
+    else:
+        best = best[:top_k]
+    return [{"label": spec.labels[i], "score": round(float(values[i]), 6)} for i in best]

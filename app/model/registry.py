@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.errors import BundleError, NotFound
 from app.model.batcher import DynamicBatcher
-from app.model.bundle import load_bundle
+from app.model.bundle import STRING_DTYPE, OutputSpec, load_bundle
 from app.model.predictor import Predictor
 from app.model.runtime import Device
 from app.model.runtimes import build_inference
@@ -65,6 +65,8 @@ class ModelRegistry:
         self._predictors: dict[tuple[str, int], Predictor] = {}
         self._metrics: dict[tuple[str, int], ModelMetrics] = {}
         self.runtimes: dict[tuple[str, int], str] = {}
+        # Why a model is not on the runtime asked for (string inputs, a failed export), if so.
+        self.runtime_notes: dict[tuple[str, int], str | None] = {}
         slot_count = settings.preprocess_concurrency or settings.cpu_cores()
         slots = threading.BoundedSemaphore(slot_count)
         self._helpers = ThreadPoolExecutor(slot_count, thread_name_prefix="preprocess")
@@ -77,12 +79,20 @@ class ModelRegistry:
                 )
                 model_metrics = None
                 if metrics is not None:
-                    model_metrics = metrics.for_model(name, version, device.description)
+                    model_metrics = metrics.for_model(
+                        name,
+                        version,
+                        device.description,
+                        model_format=bundle.model.format,
+                        parts=",".join(f"{p.name}:{p.modality}" for p in bundle.parts.values()),
+                        outputs=",".join(f"{o.name}:{o.kind}" for o in bundle.outputs.values()),
+                    )
                     self._metrics[(name, version)] = model_metrics
                 inference = build_inference(
                     bundle, settings, device, max_batch_size=batching.max_batch_size
                 )
                 self.runtimes[(name, version)] = inference.runtime
+                self.runtime_notes[(name, version)] = inference.note
                 compiled = inference.model
                 batcher = DynamicBatcher(
                     compiled,
@@ -194,43 +204,57 @@ class ModelRegistry:
             )
         return self._predictors[(name, version)]
 
+    def served_predictors(self) -> list[Predictor]:
+        """The predictor of each model's served version."""
+        return [self._predictors[(name, version)] for name, version in self.served.items()]
+
     def describe(self, name: str, *, ready: bool) -> dict[str, Any]:
-        """Metadata of one model: versions, inputs, outputs, device."""
+        """Metadata of one model: versions, parts, inputs, outputs, device."""
         if name not in self.versions:
             raise NotFound(f"model {name!r} not found; models: {', '.join(self.versions)}")
-        bundle = self._predictors[(name, self.served[name])].bundle
-        return {
+        key = (name, self.served[name])
+        bundle = self._predictors[key].bundle
+        described = {
             "name": name,
             "versions": [str(v) for v in self.versions[name]],
             "served_version": str(self.served[name]),
             "ready": ready,
             "description": bundle.description,
             "device": self.device.description,
-            "runtime": self.runtimes[(name, self.served[name])],
+            "runtime": self.runtimes[key],
+            "model_format": bundle.model.format,
+            "parts": [
+                {
+                    "name": part.name,
+                    "modality": part.modality,
+                    "required": part.missing == "required",
+                    "accepted_formats": list(part.accepted_formats),
+                    "max_bytes": self.settings.max_part_bytes.get(part.modality),
+                    "inputs": [spec.name for spec in part.inputs],
+                }
+                for part in bundle.parts.values()
+            ],
             "inputs": [
                 {
                     "name": spec.name,
                     "modality": spec.modality,
+                    "part": spec.part,
+                    **({"feed": spec.feed} if spec.feed else {}),
                     "required": spec.missing == "required",
                     "missing": spec.missing,
                     "shape": [None, *spec.shape],
-                    "dtype": spec.dtype.name,
+                    "dtype": "string" if spec.dtype == STRING_DTYPE else spec.dtype.name,
                     "accepted_formats": list(spec.preprocessor.accepted_formats),
                     "max_bytes": self.settings.max_part_bytes.get(spec.modality),
                     "preprocessing": spec.preprocessor.describe(),
                 }
                 for spec in bundle.inputs.values()
             ],
-            "outputs": [
-                {
-                    "name": out.name,
-                    "kind": out.kind,
-                    "shape": [None, *out.shape],
-                    **({"labels": list(out.labels)} if out.kind == "classification" else {}),
-                }
-                for out in bundle.outputs.values()
-            ],
+            "outputs": [_describe_output(out) for out in bundle.outputs.values()],
         }
+        if self.runtime_notes.get(key):
+            described["runtime_note"] = self.runtime_notes[key]
+        return described
 
     def summary(self, *, ready: bool) -> list[dict[str, Any]]:
         """One line per model for GET /v1/models."""
@@ -249,3 +273,14 @@ class ModelRegistry:
         for predictor in self._predictors.values():
             predictor.batcher.close()
         self._helpers.shutdown(wait=False)
+
+
+def _describe_output(out: OutputSpec) -> dict[str, Any]:
+    described: dict[str, Any] = {"name": out.name, "kind": out.kind, "shape": [None, *out.shape]}
+    if out.labels:
+        described["labels"] = list(out.labels)
+    if out.kind == "multilabel":
+        described["threshold"] = out.threshold
+    if out.names:
+        described["names"] = list(out.names)
+    return described

@@ -1,4 +1,4 @@
-"""Which runtime runs a bundle's model: TensorFlow, or ONNX Runtime when it matches Keras."""
+"""Which runtime runs a bundle's model: TensorFlow, or ONNX Runtime when it matches TensorFlow."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.model.bundle import Bundle
-from app.model.inference import CompiledModel
+from app.model.inference import CompiledModel, is_string
 from app.model.onnx_runtime import (
     OnnxModel,
     export_cached,
@@ -33,6 +33,8 @@ class Inference:
     model: CompiledModel | OnnxModel
     runtime: str
     """tensorflow or onnxruntime."""
+    note: str | None = None
+    """Why TensorFlow serves a model that ONNX Runtime was asked for, if it does."""
 
 
 def onnx_cache_dir(settings: Settings) -> Path:
@@ -54,6 +56,9 @@ def build_inference(
     if wanted == "tensorflow" or (wanted == "auto" and not on_cpu):
         return Inference(compiled, "tensorflow")
     where = f"{bundle.name}/{bundle.version}"
+    if any(is_string(spec.dtype) for spec in bundle.inputs.values()):
+        # The string ops such inputs feed (TextVectorization) have no standard ONNX ops.
+        return _fall_back(compiled, where, "string inputs cannot be exported to ONNX")
     try:
         rows = min(PROBE_ROWS, max_batch_size)
         path = export_path(bundle, onnx_cache_dir(settings))
@@ -75,15 +80,15 @@ def build_inference(
             diff = max_abs_diff(onnx(probe), expected)
             record_parity(path, rows, diff)
     except Exception as exc:  # any exporter or runtime failure: serve with TensorFlow instead
-        _fall_back(where, f"export or ONNX Runtime failed: {type(exc).__name__}: {exc}")
-        return Inference(compiled, "tensorflow")
+        reason = f"export or ONNX Runtime failed: {type(exc).__name__}: {exc}"
+        return _fall_back(compiled, where, " ".join(reason.split()))
     if not diff <= settings.onnx_parity_tolerance:
-        _fall_back(
+        return _fall_back(
+            compiled,
             where,
             f"ONNX outputs differ from Keras by {diff:.3g} "
             f"(onnx_parity_tolerance {settings.onnx_parity_tolerance:g})",
         )
-        return Inference(compiled, "tensorflow")
     log.info(
         "%s runs on ONNX Runtime (%s; outputs within %.3g of Keras, %s)",
         where,
@@ -102,7 +107,8 @@ def build_inference(
     return Inference(onnx, "onnxruntime")
 
 
-def _fall_back(where: str, reason: str) -> None:
+def _fall_back(compiled: CompiledModel, where: str, reason: str) -> Inference:
+    """TensorFlow serves the model; the log and the metadata say why."""
     log.warning(
         "%s runs on TensorFlow: %s",
         where,
@@ -114,3 +120,4 @@ def _fall_back(where: str, reason: str) -> None:
             "fallback_reason": reason,
         },
     )
+    return Inference(compiled, "tensorflow", note=reason)

@@ -39,5 +39,5 @@ SAMPLES = {"image": sample_image, "audio": sample_audio, "text": lambda: "warm u
 
 def warm_up_preprocessors(bundle: Bundle) -> None:
     """Run each of the bundle's preprocessors once on real bytes (JIT caches, lazy imports)."""
-    for spec in bundle.inputs.values():
-        spec.preprocessor(SAMPLES[spec.modality]())
+    for part in bundle.parts.values():
+        part(SAMPLES[part.modality]())

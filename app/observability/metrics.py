@@ -125,15 +125,25 @@ class Metrics:
         # usual stand-in (like kube-state-metrics' *_info series).
         self.model_info = Gauge(
             PREFIX + "model_info",
-            "A served model version and the device it runs on; always 1.",
-            (*MODEL, "device"),
+            "A served model version: its device, model format, request parts (part:modality) "
+            "and outputs (name:kind); always 1.",
+            (*MODEL, "device", "format", "parts", "outputs"),
             multiprocess_mode="livemax",
             registry=r,
         )
 
-    def for_model(self, name: str, version: int, device: str) -> ModelMetrics:
+    def for_model(
+        self,
+        name: str,
+        version: int,
+        device: str,
+        *,
+        model_format: str = "",
+        parts: str = "",
+        outputs: str = "",
+    ) -> ModelMetrics:
         """The metrics of one served model version, its info series set."""
-        self.model_info.labels(name, str(version), device).set(1)
+        self.model_info.labels(name, str(version), device, model_format, parts, outputs).set(1)
         return ModelMetrics(self, name, str(version))
 
     def observe_request(

@@ -23,8 +23,12 @@ class Preprocessor(Protocol):
     shape: tuple[int, ...]
     dtype: np.dtype
 
-    def __call__(self, data: bytes | str) -> np.ndarray:
-        """Features for one upload; raises ``ServiceError`` subclasses for bad input."""
+    def __call__(self, data: bytes | str) -> np.ndarray | dict[str, np.ndarray]:
+        """Features for one upload; raises ``ServiceError`` subclasses for bad input.
+
+        A preprocessor with ``multi_feed = True`` (HfTextPreprocessor) feeds several model inputs
+        from one upload: it answers a dict keyed by its ``FEEDS``, each array of ``shape``.
+        """
         ...
 
     def describe(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from PIL import BmpImagePlugin, Image, ImageOps, JpegImagePlugin, PngImagePlugin
 from app.errors import BundleError, UnprocessableInput, UnsupportedMediaType
 from app.preprocessing.base import ignore_size
 from app.preprocessing.formats import BMP, IMAGE_FORMATS, JPEG, PNG, WEBP, sniff
+from app.preprocessing.image_scale import CAFFE_MEAN_BGR, scale_of, scale_pixels, standardisation
 from app.preprocessing.ink import content_square, flatten_light, survey
 from app.preprocessing.jpeg_header import jpeg_shortfall
 from app.preprocessing.params import check_known, choice, flag, number
@@ -27,7 +28,6 @@ INTERPOLATIONS = {
     "area": Image.Resampling.BOX,
     "nearest": Image.Resampling.NEAREST,
 }
-SCALES = ("unit", "symmetric", "standard", "none")
 POLARITIES = ("fixed", "auto")
 CROPS = ("none", "content")
 DEFAULT_CROP_MARGIN = 0.2  # MNIST: a 20-pixel box in a 28-pixel frame, 4 pixels (0.2) each side
@@ -95,13 +95,8 @@ class ImagePreprocessor:
             )
         self.resize = choice(params, "resize", RESIZE_POLICIES)
         self.interpolation = choice(params, "interpolation", tuple(INTERPOLATIONS))
-        self.scale = choice(params, "scale", SCALES)
-        if self.dtype.kind != "f" and not (self.dtype == np.uint8 and self.scale == "none"):
-            raise BundleError(
-                f"scale {self.scale!r} gives floats but the model input is {self.dtype}; "
-                "only scale 'none' can feed a uint8 input"
-            )
-        self.mean, self.std = self._standardisation(params)
+        self.scale = scale_of(params, self.dtype, self.channels)
+        self.mean, self.std = standardisation(params, self.scale, self.channels)
         self.invert = flag(params, "invert", False)
         self.polarity = choice(params, "polarity", POLARITIES)
         if self.polarity == "auto" and "invert" in params:
@@ -124,31 +119,6 @@ class ImagePreprocessor:
             raise BundleError(f"max_pixels must be positive, got {self.max_pixels}")
         self._mode = "RGB" if self.channels == 3 else "L"
         self._resample = INTERPOLATIONS[self.interpolation]
-
-    def _standardisation(
-        self, params: dict[str, Any]
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        if self.scale != "standard":
-            if "mean" in params or "std" in params:
-                raise BundleError(
-                    f"mean/std are only used with scale 'standard', not {self.scale!r}"
-                )
-            return None, None
-        arrays = []
-        for key in ("mean", "std"):
-            value = params.get(key)
-            if not isinstance(value, list) or len(value) != self.channels:
-                raise BundleError(
-                    f"scale 'standard' needs {key} as a list of {self.channels} numbers "
-                    f"(one per channel of the model input), got {value!r}"
-                )
-            try:
-                arrays.append(np.array(value, dtype=np.float32))
-            except (TypeError, ValueError):
-                raise BundleError(f"{key} must be numbers, got {value!r}") from None
-        if not np.all(arrays[1] > 0):
-            raise BundleError(f"std must be positive, got {params['std']}")
-        return arrays[0], arrays[1]
 
     def _pad_value(self, value: Any) -> int | tuple[int, ...]:
         values = value if isinstance(value, list) else [value] * self.channels
@@ -296,12 +266,7 @@ class ImagePreprocessor:
         pixels = np.asarray(image, dtype=np.float32)
         if self._invert_output:
             pixels = 255.0 - pixels
-        if self.scale == "unit":
-            pixels = pixels / np.float32(255.0)
-        elif self.scale == "symmetric":
-            pixels = pixels / np.float32(127.5) - np.float32(1.0)
-        elif self.scale == "standard":
-            pixels = (pixels / np.float32(255.0) - self.mean) / self.std
+        pixels = scale_pixels(pixels, self.scale, self.mean, self.std)
         if pixels.ndim == 2 and len(self.shape) == 3:
             pixels = pixels[:, :, None]
         if self.layout == "channels_first" and pixels.ndim == 3:
@@ -332,9 +297,12 @@ class ImagePreprocessor:
             )
         if self.crop == "content":
             described["crop_margin"] = self.crop_margin
-        if self.scale == "standard":
+        if self.mean is not None:  # standard and torch: [0, 1] units, RGB
             described["mean"] = self.mean.tolist()
             described["std"] = self.std.tolist()
+        if self.scale == "caffe":  # 0-255 units, BGR
+            described["mean"] = CAFFE_MEAN_BGR.tolist()
+            described["channel_order"] = "BGR"
         return described
 
 

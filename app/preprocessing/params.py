@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 from app.errors import BundleError
@@ -49,3 +50,20 @@ def number(params: dict[str, Any], key: str, default: float, *, allow_zero: bool
     if value < 0 or (value == 0 and not allow_zero):
         raise BundleError(f"{key} must be {'>= 0' if allow_zero else 'positive'}, got {value!r}")
     return float(value)
+
+
+def asset_path(bundle_dir: Path, params: dict[str, Any], key: str, default: str) -> Path:
+    """The bundle file a parameter names: a plain relative path that stays inside the bundle."""
+    name = params.get(key, default)
+    if not isinstance(name, str) or not name:
+        raise BundleError(f"{key} must be a file name, got {name!r}")
+    if Path(name).is_absolute() or ".." in Path(name).parts:
+        raise BundleError(f"{key} {name!r} must be a plain path inside the bundle folder")
+    path = Path(bundle_dir) / name
+    # A symlink is followed to where it really points: that must stay inside the bundle too.
+    resolved = path.resolve()
+    if not resolved.is_relative_to(Path(bundle_dir).resolve()):
+        raise BundleError(f"{key} {name!r} resolves to {resolved}, outside the bundle folder")
+    if not path.is_file():
+        raise BundleError(f"{key} {name!r} is missing from the bundle folder")
+    return path

@@ -6,7 +6,9 @@ import shutil
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from app.cli.init_bundle import init_bundle
 from app.errors import BundleError
 from app.model.bundle import load_bundle
 from tests.bundles import LABELS, VOCAB
@@ -53,3 +55,31 @@ def test_refuses_to_overwrite(models_dir, tmp_path):
     assert result.returncode == 1
     assert "already exists; not overwriting it" in result.stderr
     assert (bundle / "bundle.yaml").read_text() == before
+
+
+def test_refuses_what_is_not_a_model(tmp_path):
+    notes = tmp_path / "model.txt"
+    notes.write_text("weights\n")
+    result = CliRunner().invoke(init_bundle, [str(notes)])
+    assert result.exit_code == 1
+    assert "expected a .keras or .h5 file or a SavedModel folder, got '.txt'" in result.stderr
+    folder = tmp_path / "export"
+    folder.mkdir()
+    result = CliRunner().invoke(init_bundle, [str(folder)])
+    assert result.exit_code == 1
+    assert "a folder without saved_model.pb: not a SavedModel" in result.stderr
+    assert not (tmp_path / "bundle.yaml").exists()
+
+
+def test_a_lambda_layer_is_refused_in_one_line(tmp_path):
+    import keras
+
+    x = keras.Input((4,), name="x")
+    y = keras.layers.Lambda(lambda t: t * 2.0, name="y")(x)
+    model_file = tmp_path / "lambda.h5"
+    keras.Model(x, y).save(model_file)
+    result = CliRunner().invoke(init_bundle, [str(model_file)])
+    assert result.exit_code == 3
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot be loaded safely" in lines[0]
+    assert not (tmp_path / "bundle.yaml").exists()

@@ -23,7 +23,7 @@ def test_good_bundle_loads(tmp_path, model):
     assert (bundle.name, bundle.version) == ("tiny", 1)
     assert bundle.outputs["label"].labels == LABELS
     assert bundle.inputs["image"].shape == (16, 16, 3)
-    assert set(bundle.by_modality) == {"image", "audio", "text"}
+    assert set(bundle.parts) == {"image", "audio", "text"}
 
 
 def _inputs(**changes):

@@ -39,7 +39,7 @@ def test_matches_plain_keras_call_and_never_retraces(bundle):
     for rows in (1, 3, 5, 8, 2, 7):
         batch = _batch(bundle, rows, seed=rows)
         got = compiled(batch)
-        want = bundle.model(batch, training=False)
+        want = bundle.model.model(batch, training=False)
         for name in bundle.outputs:
             assert got[name].shape[0] == rows
             np.testing.assert_allclose(got[name], np.asarray(want[name]), rtol=1e-5, atol=1e-6)

@@ -40,6 +40,9 @@ def served(request, settings, models_dir):
         predictor.bundle.inputs[name] = dataclasses.replace(
             spec, preprocessor=Recording(spec.preprocessor, threads)
         )
+    for name, part in predictor.bundle.parts.items():
+        inputs = tuple(predictor.bundle.inputs[spec.name] for spec in part.inputs)
+        predictor.bundle.parts[name] = dataclasses.replace(part, inputs=inputs)
     yield request.param, predictor, threads
     registry.close()
 

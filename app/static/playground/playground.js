@@ -1,13 +1,21 @@
-// The playground: reads the model's inputs from GET /v1/models/{name}, sends what the user gives
-// as multipart to POST /v1/models/{name}/predict, and draws the answer. No libraries, no build.
+// The playground: reads the model's parts from GET /v1/models/{name}, shows a field per part,
+// sends what the user gives as multipart to POST /v1/models/{name}/predict (one field per part,
+// named by it), and draws the answer by each output's kind. No libraries, no build.
 "use strict";
 
 const KEY_STORAGE = "mms-api-key";
 const RETRY_MS = 1000;
-const MODALITIES = ["image", "audio", "text"];
 
 const $ = (id) => document.getElementById(id);
-const state = { model: null, inputs: [], image: null, audio: null, recorder: null };
+// texts and uploads ({blob, name}) by part name: what the user gave stays when the model changes.
+const state = {
+  model: null,
+  parts: [],
+  fields: new Map(),  // text part name -> its field on the page
+  texts: new Map(),
+  uploads: new Map(),
+  recorder: null,
+};
 
 function apiHeaders() {
   const key = sessionStorage.getItem(KEY_STORAGE);
@@ -56,45 +64,84 @@ async function loadModel(name) {
     setStatus(errorText(body, resp.status), "bad");
     return;
   }
+  if (state.recorder) state.recorder.stop();
+  for (const [part, field] of state.fields) state.texts.set(part, field.value);
+  state.fields.clear();
   state.model = body;
-  state.inputs = body.inputs;
-  const byModality = Object.fromEntries(body.inputs.map((i) => [i.modality, i]));
-  for (const section of document.querySelectorAll("section[data-modality]")) {
-    const input = byModality[section.dataset.modality];
-    section.hidden = !input;
-    section.querySelector(".badge").hidden = !(input && input.required);
-  }
+  state.parts = body.parts;
+  $("parts").replaceChildren(...body.parts.map(partCard));
   const outputs = body.outputs.map((o) => `${o.name} (${o.kind})`).join(", ");
+  const takes = body.parts.map((p) => (p.name === p.modality ? p.name : `${p.name} (${p.modality})`));
   $("model-info").textContent =
     `${body.name} v${body.served_version} on ${body.device} · ${body.description || ""}` +
-    ` · takes ${body.inputs.map((i) => i.modality).join(", ")} · gives ${outputs}`;
+    ` · takes ${takes.join(", ")} · gives ${outputs}`;
 }
 
 // ---- inputs -------------------------------------------------------------------------------
 
-function setImage(file) {
-  if (!file) return;
-  state.image = file;
-  const img = $("image-preview");
-  if (img.src) URL.revokeObjectURL(img.src);
-  img.src = URL.createObjectURL(file);
-  img.hidden = false;
-  $("image-drop").classList.add("filled");
-  $("image-name").textContent = `${file.name} · ${formatBytes(file.size)}`;
+function partCard(part) {
+  // A part named after its modality (every part of a one-input-per-modality model) keeps the
+  // ids the page has always had: #image, #audio, #text, #record, ...
+  const legacy = part.name === part.modality;
+  const card = $(`${part.modality}-part`).content.firstElementChild.cloneNode(true);
+  card.dataset.part = part.name;
+  const title = card.querySelector(".part-name");
+  title.textContent = legacy ? part.name[0].toUpperCase() + part.name.slice(1) : part.name;
+  card.querySelector(".modality").textContent = part.modality;
+  card.querySelector(".modality").hidden = legacy;
+  card.querySelector(".badge").hidden = !part.required;
+  const field = card.querySelector("input");
+  field.name = part.name;
+  field.setAttribute("aria-label", part.name);
+  if (legacy) field.id = part.name;
+  if (part.modality === "text") {
+    field.value = state.texts.get(part.name) || "";
+    state.fields.set(part.name, field);
+    return card;
+  }
+  if (legacy) {
+    card.querySelector(".preview").id = `${part.name}-preview`;
+    card.querySelector(".file-name").id = `${part.name}-name`;
+  }
+  field.addEventListener("change", (e) => setUpload(card, e.target.files[0]));
+  if (part.modality === "image") {
+    if (legacy) card.querySelector(".drop").id = `${part.name}-drop`;
+    wireDrop(card);
+  } else {
+    const record = card.querySelector(".record");
+    if (legacy) record.id = "record";
+    record.addEventListener("click", () => toggleRecording(card));
+  }
+  const upload = uploadFor(part);
+  if (upload) showUpload(card, upload);
+  return card;
 }
 
-function setAudio(blob, name) {
-  state.audio = { blob, name };
-  const player = $("audio-preview");
-  if (player.src) URL.revokeObjectURL(player.src);
-  player.src = URL.createObjectURL(blob);
-  player.hidden = false;
-  $("audio-name").textContent = `${name} · ${formatBytes(blob.size)}`;
+function setUpload(card, blob, name = blob?.name) {
+  if (!blob) return;
+  const old = state.uploads.get(card.dataset.part);
+  if (old) URL.revokeObjectURL(old.url);
+  const upload = { blob, name, modality: card.dataset.modality, url: URL.createObjectURL(blob) };
+  state.uploads.set(card.dataset.part, upload);
+  showUpload(card, upload);
 }
 
-function wireImageDrop() {
-  const drop = $("image-drop");
-  $("image").addEventListener("change", (e) => setImage(e.target.files[0]));
+function uploadFor(part) {
+  // Another model's part of the same name may be of another modality: that file is not for it.
+  const upload = state.uploads.get(part.name);
+  return upload?.modality === part.modality ? upload : null;
+}
+
+function showUpload(card, { blob, name, url }) {
+  const preview = card.querySelector(".preview");
+  preview.src = url;
+  preview.hidden = false;
+  card.querySelector(".drop")?.classList.add("filled");
+  card.querySelector(".file-name").textContent = `${name} · ${formatBytes(blob.size)}`;
+}
+
+function wireDrop(card) {
+  const drop = card.querySelector(".drop");
   for (const type of ["dragenter", "dragover"]) {
     drop.addEventListener(type, (e) => {
       e.preventDefault();
@@ -106,18 +153,19 @@ function wireImageDrop() {
   }
   drop.addEventListener("drop", (e) => {
     e.preventDefault();
-    setImage(e.dataTransfer.files[0]);
+    setUpload(card, e.dataTransfer.files[0]);
   });
 }
 
 // ---- recording ----------------------------------------------------------------------------
 
-async function toggleRecording() {
-  const button = $("record");
+async function toggleRecording(card) {
+  // One microphone, one recording at a time: any record button stops the one under way.
   if (state.recorder) {
     state.recorder.stop();
     return;
   }
+  const button = card.querySelector(".record");
   if (!navigator.mediaDevices?.getUserMedia) {
     setStatus("Recording needs a secure page (https or localhost).", "warn");
     return;
@@ -144,7 +192,7 @@ async function toggleRecording() {
       const ctx = new AudioContext();
       const buffer = await ctx.decodeAudioData(await recorded.arrayBuffer());
       await ctx.close();
-      setAudio(encodeWav(buffer), "recording.wav");
+      setUpload(card, encodeWav(buffer), "recording.wav");
     } catch (err) {
       setStatus(`Could not convert the recording: ${err.message}`, "bad");
     }
@@ -188,21 +236,27 @@ function encodeWav(buffer) {
 // ---- predict ------------------------------------------------------------------------------
 
 function requestParts() {
-  const taken = new Set(state.inputs.map((i) => i.modality));
+  // The model's parts in its order, each under its own name; an empty one is left out (missing).
   const parts = [];
-  if (taken.has("image") && state.image) parts.push(["image", state.image, state.image.name]);
-  if (taken.has("audio") && state.audio) parts.push(["audio", state.audio.blob, state.audio.name]);
-  const text = $("text").value;
-  if (taken.has("text") && text.trim()) parts.push(["text", text]);
+  for (const part of state.parts) {
+    if (part.modality === "text") {
+      const text = state.fields.get(part.name).value;
+      if (text.trim()) parts.push([part.name, text]);
+    } else if (uploadFor(part)) {
+      const { blob, name } = uploadFor(part);
+      parts.push([part.name, blob, name]);
+    }
+  }
   return parts;
 }
 
 async function predict(event) {
   event.preventDefault();
   if (!state.model) return;
+  const model = state.model;
   const parts = requestParts();
   const topK = Math.max(1, parseInt($("top-k").value, 10) || 5);
-  const path = `/v1/models/${encodeURIComponent(state.model.name)}/predict?top_k=${topK}`;
+  const path = `/v1/models/${encodeURIComponent(model.name)}/predict?top_k=${topK}`;
   const form = new FormData();
   for (const [name, value, fileName] of parts) {
     if (fileName) form.append(name, value, fileName);
@@ -215,7 +269,7 @@ async function predict(event) {
     const resp = await fetch(path, { method: "POST", body: form, headers: apiHeaders() });
     const body = await resp.json().catch(() => ({}));
     const roundTrip = performance.now() - started;
-    showResult(resp, body, parts, path, roundTrip);
+    showResult(model, resp, body, parts, path, roundTrip);
     setStatus("");
   } catch (err) {
     setStatus(`The request failed: ${err.message}`, "bad");
@@ -224,7 +278,7 @@ async function predict(event) {
   }
 }
 
-function showResult(resp, body, parts, path, roundTrip) {
+function showResult(model, resp, body, parts, path, roundTrip) {
   $("result").hidden = false;
   $("raw").textContent = JSON.stringify(body, null, 2);
   $("curl").textContent = curlCommand(parts, path);
@@ -236,37 +290,85 @@ function showResult(resp, body, parts, path, roundTrip) {
     $("timing").replaceChildren();
     return;
   }
-  $("outputs").replaceChildren(...Object.entries(body.outputs).map(([n, v]) => outputView(n, v)));
-  const provided = Object.entries(body.modalities || {})
-    .map(([m, how]) => `<span class="chip ${how}">${m}: ${how}</span>`)
-    .join(" ");
-  $("outputs").insertAdjacentHTML("afterbegin", `<p class="chips">${provided}</p>`);
+  const specs = Object.fromEntries(model.outputs.map((o) => [o.name, o]));
+  const chips = document.createElement("p");
+  chips.className = "chips";
+  for (const [part, how] of Object.entries(body.modalities || {})) {
+    const chip = document.createElement("span");
+    chip.className = `chip ${how}`;
+    chip.textContent = `${part}: ${how}`;
+    chips.append(chip, " ");
+  }
+  $("outputs").replaceChildren(
+    chips,
+    ...Object.entries(body.outputs).map(([n, v]) => outputView(n, v, specs[n])),
+  );
   $("timing").replaceChildren(timingView(body.timing_ms || {}, roundTrip));
 }
 
-function outputView(name, value) {
+function outputView(name, value, spec) {
   const box = document.createElement("div");
   box.className = "output";
+  box.dataset.output = name;
   const title = document.createElement("h3");
   title.textContent = name;
   box.append(title);
-  if (!Array.isArray(value) || typeof value[0] !== "object") {
+  const kind = spec?.kind || guessKind(value);
+  box.dataset.kind = kind;
+  if (kind === "classification") {
+    box.append(...value.map((item, i) => barRow(item, i === 0 ? "top" : "")));
+  } else if (kind === "multilabel") {
+    const threshold = spec?.threshold ?? 0.5;
+    if (value.length === 0) {
+      box.append(hint(`no label at or above the threshold (${threshold})`, "empty"));
+    } else {
+      box.append(...value.map((item) => barRow(item, "on")));
+      box.append(hint(`every label at or above the threshold (${threshold}), best first`));
+    }
+  } else if (kind === "regression") {
+    // A list, or {name: value} when the bundle names the values.
+    const named = Array.isArray(value) ? value.map((v, i) => [`[${i}]`, v]) : Object.entries(value);
+    box.append(...named.map(([n, v]) => valueRow(n, v)));
+  } else {
     const pre = document.createElement("pre");
     pre.className = "code";
     pre.textContent = `embedding (${value.length}): [${value.slice(0, 8).join(", ")}${value.length > 8 ? ", …" : ""}]`;
     box.append(pre);
-    return box;
   }
-  value.forEach(({ label, score }, i) => {
-    const row = document.createElement("div");
-    row.className = `bar-row${i === 0 ? " top" : ""}`;
-    row.innerHTML = '<span class="label"></span><span class="bar"><span class="fill"></span></span><span class="score"></span>';
-    row.querySelector(".label").textContent = label;
-    row.querySelector(".fill").style.width = `${Math.max(0.5, score * 100)}%`;
-    row.querySelector(".score").textContent = score.toFixed(3);
-    box.append(row);
-  });
   return box;
+}
+
+function guessKind(value) {
+  // Only for an output the metadata does not list (it always should): tell it by its shape.
+  if (!Array.isArray(value)) return "regression";
+  return typeof value[0] === "object" ? "classification" : "embedding";
+}
+
+function barRow({ label, score }, kind) {
+  const row = document.createElement("div");
+  row.className = `bar-row${kind ? ` ${kind}` : ""}`;
+  row.innerHTML = '<span class="label"></span><span class="bar"><span class="fill"></span></span><span class="score"></span>';
+  row.querySelector(".label").textContent = label;
+  row.querySelector(".fill").style.width = `${Math.max(0.5, score * 100)}%`;
+  row.querySelector(".score").textContent = score.toFixed(3);
+  return row;
+}
+
+function valueRow(name, value) {
+  const row = document.createElement("div");
+  row.className = "value-row";
+  row.innerHTML = '<span class="name"></span><span class="value"></span>';
+  row.querySelector(".name").textContent = name;
+  // Six significant digits on the page; the raw answer below has every digit.
+  row.querySelector(".value").textContent = String(Number(value.toPrecision(6)));
+  return row;
+}
+
+function hint(text, extra = "") {
+  const p = document.createElement("p");
+  p.className = `hint${extra ? ` ${extra}` : ""}`;
+  p.textContent = text;
+  return p;
 }
 
 function timingView(timing, roundTrip) {
@@ -331,15 +433,8 @@ function init() {
     loadModels();
   });
   $("model").addEventListener("change", (e) => loadModel(e.target.value));
-  $("audio").addEventListener("change", (e) => {
-    const file = e.target.files[0];
-    if (file) setAudio(file, file.name);
-  });
-  $("record").addEventListener("click", toggleRecording);
   $("form").addEventListener("submit", predict);
   $("copy").addEventListener("click", () => navigator.clipboard?.writeText($("curl").textContent));
-  wireImageDrop();
-  for (const m of MODALITIES) document.querySelector(`section[data-modality=${m}]`).hidden = true;
   loadModels();
 }
 
