@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from bench.stages import _median_ms
 from bench.workload import make_workload
 
@@ -90,8 +92,12 @@ def measure(repeats: int) -> dict[str, Any]:
         saved_dir.mkdir(parents=True)
         model = bench_bundle.build_model()
         model.export(str(saved_dir / "saved_model"), format="tf_saved_model", verbose=False)
-        for name in ("bundle.yaml", "labels.txt", "vocab.txt"):
+        for name in ("labels.txt", "vocab.txt"):
             (saved_dir / name).write_bytes((keras_dir / name).read_bytes())
+        # The signature names a single unnamed output output_0: the bundle says so.
+        spec = bench_bundle.bundle_yaml()
+        spec["outputs"] = {"output_0": spec["outputs"]["label"]}
+        (saved_dir / "bundle.yaml").write_text(yaml.safe_dump(spec))
         for label, path in (("model.keras", keras_dir), ("SavedModel", saved_dir)):
             bundle = load_bundle(path, device=device.tf_name)
             for runtime in ("auto", "tensorflow"):

@@ -106,10 +106,10 @@ def guess_inputs(inputs: list[TensorInfo]) -> list[Guess]:
         hf = _hf_feed(tensor)
         if hf is not None:
             why = f"from its name (a Hugging Face tokenizer's {hf[1]})"
-            guesses.append(Guess(tensor, "text", why, f"hf:{hf[0]}", hf[0], feed=hf[1]))
+            guesses.append(Guess(tensor, "text", why, f"hf:{hf[0]}", _part(hf[0]), feed=hf[1]))
         else:
             modality, why = guess_modality(tensor)
-            guesses.append(Guess(tensor, modality, why, f"input:{tensor.name}", tensor.name))
+            guesses.append(Guess(tensor, modality, why, f"input:{tensor.name}", _part(tensor.name)))
     return guesses
 
 
@@ -331,6 +331,11 @@ def _line(text: str, comment: str) -> str:
 
 def _key(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z_][\w.-]*", name) else json.dumps(name)
+
+
+def _part(name: str) -> str:
+    # Part names travel as multipart field names, JSON keys and v2 tensor names.
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".-")[:64] or "part"
 
 
 def _file_stem(name: str) -> str:

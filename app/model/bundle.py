@@ -8,23 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from app.errors import BundleError, ServiceError
+from app.model.bundle_files import bundle_file, read_yaml
 from app.model.model_file import ModelFile, TensorInfo, load_model_file
+from app.model.outputs import OutputSpec, output_specs
 from app.preprocessing import PREPROCESSORS, make_preprocessor
 from app.preprocessing.base import Preprocessor
 
 MISSING_POLICIES = ("zeros", "required")
-OUTPUT_KINDS = ("classification", "multilabel", "regression", "embedding")
-OUTPUT_KEYS = {
-    "classification": {"kind", "labels"},
-    "multilabel": {"kind", "labels", "threshold"},
-    "regression": {"kind", "names"},
-    "embedding": {"kind"},
-}
 INPUT_KEYS = {"modality", "part", "missing", "params"}
-DEFAULT_THRESHOLD = 0.5
 # Preprocessor parameters that name a file of the bundle.
 ASSET_PARAMS = ("vocabulary", "stats_file", "tokenizer_file")
 STRING_DTYPE = np.dtype(object)
@@ -101,20 +94,6 @@ class PartSpec:
 
 
 @dataclass(frozen=True)
-class OutputSpec:
-    """One model output and how it is answered."""
-
-    name: str
-    kind: str
-    shape: tuple[int, ...]
-    labels: tuple[str, ...] = ()
-    threshold: float = DEFAULT_THRESHOLD
-    """multilabel: the score a label needs to be answered."""
-    names: tuple[str, ...] = ()
-    """regression: one name per unit, to answer {name: value}; empty for a plain list."""
-
-
-@dataclass(frozen=True)
 class Bundle:
     """A loaded, checked bundle: the model plus everything needed to feed and read it."""
 
@@ -142,7 +121,7 @@ def load_bundle(
     """
     name, version = path.parent.name, int(path.name)
     where = f"bundle {name}/{version} ({path})"
-    spec = _read_yaml(bundle_file(path, "bundle.yaml", where), where)
+    spec = read_yaml(bundle_file(path, "bundle.yaml", where), where)
     model = load_model_file(path, where, device)
     model_inputs = {t.name: t for t in model.inputs}
     yaml_inputs = spec.get("inputs") or {}
@@ -162,7 +141,7 @@ def load_bundle(
         [(model_inputs[n], yaml_inputs[n]) for n in model_inputs], path, where, limits or {}
     )
     parts = _part_specs(inputs, where)
-    outputs = _output_specs(model, spec.get("outputs") or {}, path, where)
+    outputs = output_specs(model, spec.get("outputs") or {}, path, where)
     return Bundle(
         name=name,
         version=version,
@@ -173,33 +152,6 @@ def load_bundle(
         outputs=outputs,
         parts=parts,
     )
-
-
-def bundle_file(bundle_dir: Path, file_name: Any, where: str, what: str = "file") -> Path:
-    """``bundle_dir / file_name``, refused when it is absolute, has ``..`` or resolves outside."""
-    name = str(file_name)
-    if Path(name).is_absolute() or ".." in Path(name).parts:
-        raise BundleError(f"{where}: {what} {name!r} must be a plain path inside the bundle folder")
-    path = bundle_dir / name
-    # A symlink is followed to where it really points: that must stay inside the bundle too.
-    resolved = path.resolve()
-    if not resolved.is_relative_to(bundle_dir.resolve()):
-        raise BundleError(
-            f"{where}: {what} {name!r} resolves to {resolved}, outside the bundle folder"
-        )
-    return path
-
-
-def _read_yaml(path: Path, where: str) -> dict[str, Any]:
-    if not path.is_file():
-        raise BundleError(f"{where}: bundle.yaml is missing")
-    try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise BundleError(f"{where}: bundle.yaml is not valid YAML: {exc}") from None
-    if not isinstance(spec, dict):
-        raise BundleError(f"{where}: bundle.yaml must be a mapping")
-    return spec
 
 
 def _input_specs(
@@ -268,7 +220,7 @@ def _fixed_shape(tensor: TensorInfo, where: str) -> tuple[int, ...]:
             f"{where}: the model input shape {(None, *tensor.shape)} must be fixed "
             "apart from the batch axis"
         )
-    return tuple(int(dim) for dim in tensor.shape)  # type: ignore[arg-type]
+    return tuple(int(dim) for dim in tensor.shape if dim is not None)
 
 
 def _preprocessor(
@@ -328,75 +280,3 @@ def _part_specs(inputs: dict[str, InputSpec], where: str) -> dict[str, PartSpec]
     return parts
 
 
-def _output_specs(
-    model: ModelFile, entries: Any, bundle_dir: Path, where: str
-) -> dict[str, OutputSpec]:
-    names = [t.name for t in model.outputs]
-    if not isinstance(entries, dict) or set(entries) != set(names):
-        got = sorted(entries) if isinstance(entries, dict) else entries
-        raise BundleError(f"{where}: bundle.yaml outputs {got} but the model outputs {names}")
-    return {
-        tensor.name: _output_spec(tensor, entries[tensor.name] or {}, bundle_dir, where)
-        for tensor in model.outputs
-    }
-
-
-def _output_spec(tensor: TensorInfo, entry: Any, bundle_dir: Path, where: str) -> OutputSpec:
-    where = f"{where}, output '{tensor.name}'"
-    if not isinstance(entry, dict):
-        raise BundleError(f"{where}: expected a mapping with 'kind', got {entry!r}")
-    kind = entry.get("kind")
-    if kind not in OUTPUT_KINDS:
-        raise BundleError(f"{where}: kind {kind!r}; known: {list(OUTPUT_KINDS)}")
-    unknown = set(entry) - OUTPUT_KEYS[kind]
-    if unknown:
-        raise BundleError(
-            f"{where}: {sorted(unknown)} not used with kind {kind!r}; "
-            f"known: {sorted(OUTPUT_KEYS[kind])}"
-        )
-    shape = tensor.shape
-    if len(shape) != 1 or shape[0] is None:
-        raise BundleError(
-            f"{where}: a {kind} output must have shape (batch, n), "
-            f"the model has {(None, *shape)}"
-        )
-    units = int(shape[0])  # type: ignore[arg-type]
-    labels: tuple[str, ...] = ()
-    if kind in ("classification", "multilabel"):
-        labels = _read_labels(bundle_dir, entry.get("labels"), kind, where)
-        if len(labels) != units:
-            raise BundleError(
-                f"{where}: {entry['labels']} has {len(labels)} labels but the model output "
-                f"has {units} units"
-            )
-    threshold = entry.get("threshold", DEFAULT_THRESHOLD)
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-        raise BundleError(f"{where}: threshold must be a number, got {threshold!r}")
-    if not 0.0 <= threshold <= 1.0:
-        raise BundleError(f"{where}: threshold must be within [0, 1], got {threshold}")
-    names = _regression_names(entry.get("names"), units, where)
-    return OutputSpec(tensor.name, kind, (units,), labels, float(threshold), names)
-
-
-def _regression_names(value: Any, units: int, where: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(n, str) and n for n in value):
-        raise BundleError(f"{where}: names must be a list of strings, got {value!r}")
-    if len(value) != units or len(set(value)) != len(value):
-        raise BundleError(
-            f"{where}: names gives {len(value)} (distinct: {len(set(value))}) names but the "
-            f"model output has {units} units"
-        )
-    return tuple(value)
-
-
-def _read_labels(bundle_dir: Path, file_name: Any, kind: str, where: str) -> tuple[str, ...]:
-    if not file_name:
-        raise BundleError(f"{where}: a {kind} output needs a 'labels' file")
-    path = bundle_file(bundle_dir, file_name, where, what="labels")
-    if not path.is_file():
-        raise BundleError(f"{where}: labels file {path} is missing")
-    return tuple(
-        line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    )

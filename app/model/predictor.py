@@ -11,8 +11,9 @@ import numpy as np
 
 from app.errors import BadRequest, DeadlineExceeded, MissingModality, UnknownPart
 from app.model.batcher import DynamicBatcher, Pending
-from app.model.bundle import Bundle, OutputSpec, PartSpec
+from app.model.bundle import Bundle, PartSpec
 from app.model.inference import CompiledModel
+from app.model.outputs import answer
 
 if TYPE_CHECKING:
     from app.observability.metrics import ModelMetrics
@@ -225,18 +226,3 @@ class Predictor:
             "total": round((time.perf_counter() - started) * 1000.0, 3),
         }
 
-
-def answer(spec: OutputSpec, values: np.ndarray, top_k: int) -> Any:
-    """One output row as the v1 protocol answers it, by the output's kind."""
-    if spec.kind == "embedding":
-        return [round(float(v), 6) for v in values]
-    if spec.kind == "regression":
-        # Nine significant digits hold a float32 exactly; rounding to places would lose 1e-7.
-        floats = [float(f"{v:.9g}") for v in values]
-        return dict(zip(spec.names, floats, strict=True)) if spec.names else floats
-    best = np.argsort(-values, kind="stable")
-    if spec.kind == "multilabel":
-        best = [i for i in best if values[i] >= spec.threshold]
-    else:
-        best = best[:top_k]
-    return [{"label": spec.labels[i], "score": round(float(values[i]), 6)} for i in best]

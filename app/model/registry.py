@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from app.errors import BundleError, NotFound
 from app.model.batcher import DynamicBatcher
-from app.model.bundle import STRING_DTYPE, OutputSpec, load_bundle
+from app.model.bundle import STRING_DTYPE, load_bundle
+from app.model.outputs import OutputSpec
 from app.model.predictor import Predictor
 from app.model.runtime import Device
 from app.model.runtimes import build_inference

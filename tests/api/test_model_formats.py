@@ -1,4 +1,4 @@
-"""One model saved as model.keras, model.h5 and a SavedModel answers the same through the service."""
+"""One model saved as .keras, .h5 and a SavedModel answers the same through the service."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ def seed_articles_model() -> Any:
         keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 8, strides=8)(image)),
         keras.layers.Dense(4, activation="relu")(keras.layers.Flatten()(audio)),
     ]
-    fused = keras.layers.Dense(8, activation="relu")(keras.layers.Concatenate()(towers))
+    fused = keras.layers.Dense(8, activation="tanh")(keras.layers.Concatenate()(towers))
     outputs = {
         "label": keras.layers.Dense(3, activation="softmax", name="label")(fused),
         "tags": keras.layers.Dense(4, activation="sigmoid", name="tags")(fused),
@@ -64,7 +64,7 @@ def preprocessing_inside_model() -> Any:
         ),
         keras.layers.GlobalAveragePooling1D()(keras.layers.Rescaling(0.01)(mel)),
     ]
-    fused = keras.layers.Dense(8, activation="relu")(keras.layers.Concatenate()(towers))
+    fused = keras.layers.Dense(8, activation="tanh")(keras.layers.Concatenate()(towers))
     outputs = {
         "tags": keras.layers.Dense(3, activation="sigmoid", name="tags")(fused),
         "price": keras.layers.Dense(2, name="price")(fused),

@@ -146,3 +146,10 @@ def test_odd_names_stay_valid_yaml():
     )
     assert list(spec["inputs"]) == ["serving input:0"]
     assert spec["outputs"] == {"output #1": {"kind": "classification", "labels": "labels.txt"}}
+
+
+def test_part_names_are_ones_a_request_can_carry():
+    spec = _spec(
+        [TensorInfo("front view:0", (8, 8, 3), "float32"), TensorInfo("back", (8, 8, 3), "float32")]
+    )
+    assert spec["inputs"]["front view:0"]["part"] == "front_view_0"
