@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set-up and everyday commands for a fresh clone; needs only python3.11 and the package registries.
 #   bash dev.sh serve   install into .venv and serve the bundled models on :8000
-#   bash dev.sh test    install into .venv, lint, and run the whole test suite
+#   bash dev.sh test    install the Debian packages the tests start (once, with apt-get), install
+#                       into .venv, lint, and run the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -9,6 +10,10 @@ PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 export NUMBA_CACHE_DIR=${NUMBA_CACHE_DIR:-$PWD/.cache/numba}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+# Programs the tests start, each from the Debian package of the same name: memcached (a rate limit
+# shared by two workers), chromium (the playground in a browser), nginx (the balancer in front of
+# two replicas), espeak-ng (the voices of the digits' training set).
+TEST_PACKAGES=(memcached chromium nginx espeak-ng)
 
 venv() {
     local stamp=.venv/.installed-$1
@@ -16,8 +21,30 @@ venv() {
     if [ ! -f "$stamp" ] || [ "$stamp" -ot "$1" ] || [ "$stamp" -ot requirements.txt ]; then
         .venv/bin/python -m pip install --quiet --upgrade pip
         .venv/bin/python -m pip install --quiet -r "$1"
-        touch "$stamp"
+        # requirements-dev.txt includes requirements.txt: serve need not install again.
+        touch "$stamp" .venv/.installed-requirements.txt
     fi
+}
+
+# The missing TEST_PACKAGES, installed with apt-get as root or with sudo; where neither can be,
+# a stop before any test runs, with the command to run: no test fails for want of a program.
+test_packages() {
+    local missing=() sudo=() program
+    for program in "${TEST_PACKAGES[@]}"; do
+        command -v "$program" >/dev/null || missing+=("$program")
+    done
+    if [ ${#missing[@]} -eq 0 ]; then return; fi
+    if [ "$(id -u)" != 0 ]; then sudo=(sudo); fi
+    if ! command -v apt-get >/dev/null || { [ ${#sudo[@]} = 1 ] && ! command -v sudo >/dev/null; }
+    then
+        echo "dev.sh test: the tests start ${missing[*]}, which are not installed; install them" \
+            "as root, then run dev.sh test again: apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "dev.sh test: installing ${missing[*]} with apt-get, once: programs the tests start"
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 case "${1:-}" in
@@ -28,6 +55,8 @@ case "${1:-}" in
         exec .venv/bin/gunicorn -c config/gunicorn.conf.py wsgi:app
         ;;
     test)
+        export PATH=$PATH:/usr/sbin  # nginx's folder, not on every user's PATH
+        test_packages
         venv requirements-dev.txt
         .venv/bin/ruff check .
         exec .venv/bin/python -m pytest "${@:2}"

@@ -1,5 +1,6 @@
 """WSGI entry point: ``gunicorn -c config/gunicorn.conf.py wsgi:app``."""
 
+# Importing app fixes the thread pools' sizes before anything loads numpy (app/threads.py).
 from app import create_app
 
 # Models load in a thread so the health routes answer while they do.

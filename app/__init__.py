@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# First: the thread pools' sizes, before any import below loads numpy (and OpenBLAS's threads).
+from app import threads  # noqa: F401  # isort: skip
+
 import logging
 import os
 import sys

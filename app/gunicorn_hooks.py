@@ -18,15 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from app.observability.multiprocess import mark_worker_dead, prepare_dir, remove_dir
+from app.threads import log_thread_pools
 
 log = logging.getLogger(__name__)
+# How long a worker's thread waits for the models before giving up on logging its pools.
+POOLS_LOG_WAIT_S = 3600.0
 
 
 def post_worker_init(worker: Any) -> None:
-    """Replace the worker's SIGTERM handler with drain-then-stop."""
+    """Replace the worker's SIGTERM handler with drain-then-stop; log its pools once ready."""
     lifecycle = _lifecycle(worker)
     if lifecycle is None:  # another WSGI app run with this config (the bench's baseline)
+        log_thread_pools()
         return
+    _log_thread_pools_when_ready(lifecycle)
     delay = lifecycle.drain_delay_s
     if delay >= worker.cfg.graceful_timeout:
         log.warning(
@@ -69,6 +74,15 @@ def worker_exit(server: Any, worker: Any) -> None:
     lifecycle = _lifecycle(worker)
     if lifecycle is not None:
         lifecycle.close()
+
+
+def _log_thread_pools_when_ready(lifecycle: Any) -> None:
+    # Once every model is loaded and warmed, every library the worker uses has started its pool.
+    def log_when_ready() -> None:
+        if lifecycle.wait_ready(POOLS_LOG_WAIT_S):
+            log_thread_pools(p.compiled for p in lifecycle.registry().served_predictors())
+
+    threading.Thread(target=log_when_ready, name="thread-pools-log", daemon=True).start()
 
 
 def _lifecycle(worker: Any) -> Any:

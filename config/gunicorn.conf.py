@@ -2,6 +2,10 @@
 
 import os
 
+# First of all, before any import loads numpy: the thread pools' sizes (app/threads.py). Any
+# import from app does this; the line says so where it matters most, in the master before forking.
+import app.threads  # noqa: F401
+
 # SIGTERM: readiness turns 503 at once, the worker serves on for drain_delay_s, then stops
 # gracefully; batchers finish their rows at exit. See app/gunicorn_hooks.py and the README.
 # Metrics of every worker in one scrape: the master prepares PROMETHEUS_MULTIPROC_DIR before
@@ -46,9 +50,5 @@ loglevel = os.environ.get("MMS_LOG_LEVEL", "info").lower()
 logconfig_dict = gunicorn_logconfig(
     load_settings().log_format, loglevel, access_log=accesslog is not None
 )
-# Workers import numpy after the fork, so these reach them. Request threads already give the
-# parallelism; OpenBLAS threading on the small feature matrices costs more than it saves.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
 # librosa's numba kernels compile once per machine instead of once per process.
 os.environ.setdefault("NUMBA_CACHE_DIR", "/tmp/mms-numba-cache")

@@ -20,6 +20,16 @@ START_TIMEOUT_S = 180
 READY_LOG_LINE = "after start-up began"
 
 
+# All a clean environment keeps of ours, as on a fresh machine: where programs are, the home
+# folder, and the OpenBLAS kernel choice some machines here need to compute right (not a size).
+CLEAN_ENV_KEEP = ("PATH", "HOME", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def clean_environ() -> dict[str, str]:
+    """An environment built from scratch: only ``CLEAN_ENV_KEEP`` of ours (no OMP_*, MMS_*...)."""
+    return {name: os.environ[name] for name in CLEAN_ENV_KEEP if name in os.environ}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -27,16 +37,17 @@ def free_port() -> int:
 
 
 def start_gunicorn(
-    log_path: Path, stderr_path: Path | None = None, **env: str
+    log_path: Path, stderr_path: Path | None = None, *, clean_env: bool = False, **env: str
 ) -> tuple[subprocess.Popen, str]:
     """Start gunicorn as a user would, with MMS_* ``env`` on top; returns (process, base URL).
 
     Its stdout and stderr both go to ``log_path``, unless ``stderr_path`` keeps stderr apart.
+    With ``clean_env`` it gets ``clean_environ()`` instead of this process's environment.
     """
     port = free_port()
     # No drain delay unless a test asks: stopping a test server should not wait for a balancer.
     environ = {
-        **os.environ,
+        **(clean_environ() if clean_env else os.environ),
         "MMS_BIND": f"127.0.0.1:{port}",
         "MMS_WORKERS": "1",
         "MMS_DRAIN_DELAY_S": "0",

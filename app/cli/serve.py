@@ -25,6 +25,7 @@ DEFAULT_PORT = 8000
 )
 def serve(host: str | None, port: int | None, workers: int | None, models_dir: Path | None) -> None:
     """Run the service under gunicorn, exactly as the README's run command does."""
+    # Holds the thread pools' sizes too: importing app set them (app/threads.py).
     env = dict(os.environ)
     if host is not None or port is not None:
         env["MMS_BIND"] = _bind(host or DEFAULT_HOST, DEFAULT_PORT if port is None else port)

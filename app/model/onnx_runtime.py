@@ -132,6 +132,11 @@ class OnnxModel:
         self.trace_count = 0
         """Nothing is traced: ONNX Runtime takes any batch size (kept for CompiledModel's users)."""
 
+    @property
+    def intra_op_threads(self) -> int:
+        """The size of this session's intra-op pool (logged at start-up: app/threads.py)."""
+        return self._session.get_session_options().intra_op_num_threads
+
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Outputs for a batch of rows, run in chunks of at most ``chunk_size`` rows."""
         rows = len(next(iter(batch.values())))
