@@ -35,10 +35,13 @@ test_packages() {
     done
     if [ ${#missing[@]} -eq 0 ]; then return; fi
     if [ "$(id -u)" != 0 ]; then sudo=(sudo); fi
-    if ! command -v apt-get >/dev/null || { [ ${#sudo[@]} = 1 ] && ! command -v sudo >/dev/null; }
-    then
-        echo "dev.sh test: the tests start ${missing[*]}, which are not installed; install them" \
-            "as root, then run dev.sh test again: apt-get install ${missing[*]}" >&2
+    local cannot=
+    if ! command -v apt-get >/dev/null; then cannot="no apt-get"
+    elif [ ${#sudo[@]} = 1 ] && ! command -v sudo >/dev/null; then cannot="not root, no sudo"
+    fi
+    if [ -n "$cannot" ]; then
+        echo "dev.sh test: the tests start ${missing[*]}, not installed here ($cannot); as" \
+            "root run: apt-get install ${missing[*]}; then bash dev.sh test again" >&2
         exit 1
     fi
     echo "dev.sh test: installing ${missing[*]} with apt-get, once: programs the tests start"

@@ -94,6 +94,14 @@ class Settings:
     """Most channels an audio header may declare; more are refused with 422."""
     max_instances: int = 64
     """Most instances in one JSON request."""
+    max_json_depth: int = 128
+    """Deepest nesting of arrays and objects in a JSON body (v1 predict, a v2 inference header);
+    deeper is refused with 400 before parsing. 128 holds a v2 tensor of NumPy's 64 axes sent as
+    nested JSON (3 levels deeper) with room for nested parameters; v1 bodies need 4."""
+    max_json_containers: int = 0
+    """Most arrays and objects in one JSON body; more are refused with 400 before parsing.
+    0: max_body_bytes / 16 (3,276,800 at 50 MiB: a [64, 224, 224, 3] tensor as nested JSON
+    fits). Numbers and strings are bounded by max_body_bytes alone."""
     default_top_k: int = 5
     """Labels returned per classification output when the request does not say."""
     request_timeout_s: float = 30.0

@@ -1,4 +1,5 @@
-"""A corpus of hostile uploads, made from real files by the tests, each with its documented answer.
+"""A corpus of hostile uploads, made from real files by the tests, each with its documented answer,
+and JSON nested past its limit in every JSON body the service parses.
 
 Used by the API tests (Flask client), the end-to-end gunicorn test and the fuzz target's seeds.
 """
@@ -229,3 +230,55 @@ def seeds() -> list[bytes]:
         *(audio_bytes(fmt, rate=8000, seconds=0.3) for fmt in ("WAV", "FLAC", "OGG", "MP3")),
         "the café 七 cat".encode(),
     ]
+
+
+# JSON nested past max_json_depth: the documents, then every JSON body the service parses.
+NESTING = 100_000
+V2_INFER = "/v2/models/tiny/infer"
+
+
+@dataclass(frozen=True)
+class NestedJson:
+    """A request whose JSON nests past the depth limit: where it goes and what it carries."""
+
+    name: str
+    path: str
+    body: bytes
+    headers: dict[str, str]
+
+    @property
+    def v2(self) -> bool:
+        return self.path.startswith("/v2/")
+
+
+def json_bombs(depth: int = NESTING) -> dict[str, bytes]:
+    """JSON documents ``depth`` levels deep: arrays, objects, both, and arrays never closed."""
+    half, odd = divmod(depth, 2)
+    return {
+        "arrays": b"[" * depth + b"]" * depth,
+        "objects": b'{"a":' * depth + b"1" + b"}" * depth,
+        "mixed": b'[{"a":' * half + b"[" * odd + b"1" + b"]" * odd + b"}]" * half,
+        "unclosed": b"[" * depth,
+    }
+
+
+def nested_json_requests(depth: int = NESTING) -> list[NestedJson]:
+    """Each bomb as a v1 body, a v1 value, a v1 instance, v2 JSON data and a v2 binary header."""
+    as_json = {"Content-Type": "application/json"}
+    tensor = b'{"name": "text", "datatype": "BYTES", "shape": [1], '
+    out = []
+    for kind, bomb in json_bombs(depth).items():
+        head = b'{"inputs": [' + tensor + b'"parameters": {"binary_data_size": 7, "x": '
+        head += bomb + b"}}]}"
+        binary = {"Inference-Header-Content-Length": str(len(head))}
+        value = b'{"text": "cat", "image": {"b64": ' + bomb + b"}}"
+        instance = b'{"instances": [{"text": "cat"}, ' + bomb + b"]}"
+        bodies = {
+            "v1_body": ("/predict", bomb, as_json),
+            "v1_value": ("/predict", value, as_json),
+            "v1_instance": ("/predict", instance, as_json),
+            "v2_json": (V2_INFER, b'{"inputs": [' + tensor + b'"data": ' + bomb + b"}]}", {}),
+            "v2_binary_header": (V2_INFER, head + b"\x03\x00\x00\x00cat", binary),
+        }
+        out += [NestedJson(f"{where}_{kind}", *request) for where, request in bodies.items()]
+    return out

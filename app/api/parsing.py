@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import Request
 
-from app.api.body import read_body
+from app.api.body import JsonLimits, load_json, read_body
 from app.api.multipart import parse_multipart
 from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from app.settings import Settings
@@ -119,8 +118,8 @@ def _parse_json(
     request: Request, settings: Settings, files: set[str]
 ) -> tuple[list[Instance], Any, bool]:
     try:
-        body = json.loads(read_body(request))
-    except ValueError:  # also UnicodeDecodeError
+        body = load_json(read_body(request), JsonLimits.of(settings))
+    except ValueError:  # also UnicodeDecodeError; past a JSON limit: JsonLimitError (400)
         body = None
     if not isinstance(body, dict):
         raise BadRequest("body is not a JSON object")

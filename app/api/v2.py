@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from app.api.body import read_body
+from app.api.body import JsonLimits, read_body
 from app.api.openapi import json_body, operation
 from app.api.schemas import (
     V2Error,
@@ -210,7 +210,11 @@ def infer(name: str, version: str | None = None) -> ResponseReturnValue:
         raise UnsupportedMediaType(f"Content-Encoding {encoding!r}; send the body uncompressed")
     started = time.perf_counter()
     with current_app.extensions["in_flight"].admit():
-        decoded = decode_infer_request(read_body(request), request.headers.get(HEADER_LENGTH))
+        decoded = decode_infer_request(
+            read_body(request),
+            request.headers.get(HEADER_LENGTH),
+            JsonLimits.of(registry.settings),
+        )
         decoded_at = time.perf_counter()
         outputs, binary = run_infer(predictor, decoded, registry.settings)
     inferred_at = time.perf_counter()

@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from app.api.body import JsonLimits, load_json
 from app.errors import BadRequest
+from app.settings import Settings
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 BINARY_DATA_SIZE = "binary_data_size"
@@ -36,6 +38,7 @@ DATATYPES: dict[str, np.dtype] = {
     "BYTES": np.dtype(object),
 }
 _LENGTH = struct.Struct("<I")
+MAX_RANK = 64  # NumPy's most axes (NPY_MAXDIMS since NumPy 2); max_json_depth allows them nested
 
 
 def datatype_of(dtype: np.dtype) -> str:
@@ -100,8 +103,13 @@ def deserialize_bytes(raw: bytes, count: int, where: str) -> np.ndarray:
     return out
 
 
-def decode_infer_request(body: bytes, header_length: str | None) -> InferRequest:
-    """An InferRequest from a JSON body, or a JSON header plus binary tensor data."""
+def decode_infer_request(
+    body: bytes, header_length: str | None, limits: JsonLimits | None = None
+) -> InferRequest:
+    """An InferRequest from a JSON body, or a JSON header plus binary tensor data.
+
+    ``limits`` bound the header's JSON nesting and size (default: the default settings').
+    """
     if header_length is None:
         head, binary = body, b""
     else:
@@ -116,8 +124,8 @@ def decode_infer_request(body: bytes, header_length: str | None) -> InferRequest
             )
         head, binary = body[:size], body[size:]
     try:
-        header = json.loads(head)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        header = load_json(head, limits or JsonLimits.of(Settings()), "the inference header")
+    except ValueError as exc:  # also UnicodeDecodeError; past a limit: JsonLimitError (400)
         raise BadRequest(f"the inference header is not valid JSON: {exc}") from None
     if not isinstance(header, dict):
         raise BadRequest("the inference header must be a JSON object")
@@ -155,6 +163,8 @@ def _decode_input(entry: Any, where: str, binary: bytes, offset: int) -> tuple[T
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
     ):
         raise BadRequest(f"{where}: 'shape' must be a list of non-negative integers")
+    if len(shape) > MAX_RANK:
+        raise BadRequest(f"{where}: 'shape' has {len(shape)} axes; at most {MAX_RANK}")
     parameters = _parameters(entry, where)
     count = math.prod(shape)
     size = parameters.get(BINARY_DATA_SIZE)

@@ -27,14 +27,19 @@ class Device:
     """What to show a user: the device and, for a GPU, its model name."""
 
 
+def tensorflow_threads(settings: Settings) -> tuple[int, int]:
+    """TensorFlow's intra-op and inter-op pool sizes: the settings', else half the cores and 1."""
+    # Measured on 2 cores (bench/): TensorFlow's own choice (all cores) fights the preprocessing
+    # threads and costs ~25% more CPU per request than one intra-op thread.
+    intra = settings.tf_intra_op_threads or max(1, settings.cpu_cores() // 2)
+    return intra, settings.tf_inter_op_threads or 1
+
+
 def configure_tensorflow(settings: Settings) -> Device:
     """Apply thread and GPU settings (before TensorFlow's first op) and pick the device."""
     import tensorflow as tf
 
-    # Measured on 2 cores (bench/): TensorFlow's own choice (all cores) fights the preprocessing
-    # threads and costs ~25% more CPU per request than one intra-op thread.
-    intra = settings.tf_intra_op_threads or max(1, settings.cpu_cores() // 2)
-    inter = settings.tf_inter_op_threads or 1
+    intra, inter = tensorflow_threads(settings)
     try:
         tf.config.threading.set_intra_op_parallelism_threads(intra)
         tf.config.threading.set_inter_op_parallelism_threads(inter)

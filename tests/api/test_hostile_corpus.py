@@ -8,7 +8,17 @@ import json
 
 import pytest
 
-from tests.hostile import MULTIPART, body_of_size, corpus, multipart, upload
+from app.api.body import JsonLimits
+from tests.hostile import (
+    MULTIPART,
+    V2_INFER,
+    body_of_size,
+    corpus,
+    json_bombs,
+    multipart,
+    nested_json_requests,
+    upload,
+)
 from tests.media import image_bytes
 
 
@@ -127,3 +137,67 @@ def test_lying_content_length_is_400(client):
     )
     assert resp.status_code == 400, resp.get_data(as_text=True)
     assert json.loads(resp.get_data())["error"]["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("case", nested_json_requests(), ids=lambda case: case.name)
+def test_json_nested_past_the_limit_is_400_naming_it(client, settings, case):
+    resp = client.post(case.path, data=case.body, headers=case.headers)
+    words = f"nested deeper than the limit of {settings.max_json_depth} levels"
+    if case.v2:
+        assert resp.status_code == 400 and list(resp.json) == ["error"], resp.json
+        assert words in resp.json["error"]
+    else:
+        assert words in assert_error(resp, 400, "bad_request")["message"]
+
+
+def _v1(client, body: bytes):
+    return client.post("/predict", data=body, content_type="application/json")
+
+
+def _v2_text(parameter: bytes) -> bytes:
+    """A valid v2 request for the tiny model whose input carries ``parameter`` 4 levels down."""
+    tensor = b'{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["cat"], '
+    return b'{"inputs": [' + tensor + b'"parameters": {"x": ' + parameter + b"}}]}"
+
+
+@pytest.mark.parametrize("kind", ["arrays", "objects", "mixed"])
+def test_json_at_the_depth_limit_gets_the_usual_answers(client, settings, kind):
+    depth = settings.max_json_depth
+    # v1: the body is one level, an instance two more.
+    error = assert_error(_v1(client, b'{"x": ' + json_bombs(depth - 1)[kind] + b"}"), 400,
+                         "bad_request", "x")  # fmt: skip
+    assert error["message"].startswith("x: expected a string")
+    body = b'{"instances": [{"text": "cat"}, {"x": ' + json_bombs(depth - 3)[kind] + b"}]}"
+    assert_error(_v1(client, body), 400, "bad_request", "x")
+    error = assert_error(_v1(client, b'{"x": ' + json_bombs(depth)[kind] + b"}"), 400,
+                         "bad_request")  # fmt: skip
+    assert f"limit of {depth} levels" in error["message"]
+    # v2: a parameter is 4 levels down; the answer is the model's.
+    resp = client.post(V2_INFER, data=_v2_text(json_bombs(depth - 4)[kind]))
+    assert resp.status_code == 200, resp.json
+    resp = client.post(V2_INFER, data=_v2_text(json_bombs(depth - 3)[kind]))
+    assert resp.status_code == 400 and f"limit of {depth} levels" in resp.json["error"]
+
+
+def test_brackets_inside_json_strings_are_not_counted(client):
+    resp = _v1(client, json.dumps({"text": "[[[{{{ cat }}}]]] " * 40}).encode())
+    assert resp.status_code == 200, resp.json
+
+
+def test_json_with_more_arrays_and_objects_than_the_limit_is_400_naming_it(client, settings):
+    limit = JsonLimits.of(settings).max_containers
+    assert limit == settings.max_body_bytes // 16  # derived: max_json_containers is 0
+
+    def many(n: int) -> bytes:
+        return b"[" + b",".join([b"[]"] * n) + b"]"
+
+    # v1: the body and the list are two.
+    assert_error(_v1(client, b'{"x": ' + many(limit - 2) + b"}"), 400, "bad_request", "x")
+    error = assert_error(_v1(client, b'{"x": ' + many(limit - 1) + b"}"), 400, "bad_request")
+    assert f"more than the limit of {limit} arrays and objects" in error["message"]
+    # v2: the request, its inputs, the tensor, its shape, data and parameters are six.
+    resp = client.post(V2_INFER, data=_v2_text(many(limit - 7)))
+    assert resp.status_code == 200, resp.json
+    resp = client.post(V2_INFER, data=_v2_text(many(limit - 6)))
+    assert resp.status_code == 400, resp.json
+    assert f"more than the limit of {limit} arrays and objects" in resp.json["error"]
