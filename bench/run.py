@@ -31,8 +31,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_CACHE = BENCH_DIR / ".cache"
 DEFAULT_RESULTS = BENCH_DIR / "results"
 BUNDLE_NAME = "bench"
-# What gunicorn.conf.py sets for its workers, given to the pipeline subprocess too.
-PROCESS_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+# Beside a clean environment, only what the product's own start sets (dev.sh and the image quiet
+# TensorFlow's C++ log): thread pools are the service's business, as a user's plain start gets them.
+PROCESS_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -107,6 +108,7 @@ def start_server(
         "master_pid": server.pid,
         "cold_start_s": round(cold_start, 2),
         "workers_ready": servers.snapshot(server),
+        "environment": {**servers.clean_environ(), **env},
         "sweep": [],
     }
     return server, result
@@ -167,6 +169,8 @@ def bench_servers(
                 sweep_level(name, server, result, level, args, body, ctype)
         for name, (server, result) in started.items():
             finish_server(name, server, result, args, body, ctype)
+            # Logged by each worker once ready; read after the load, when every worker has.
+            result["thread_pools"] = servers.thread_pools(server)
         return {name: result for name, (_, result) in started.items()}
     finally:
         for name, (server, _) in started.items():
@@ -242,7 +246,11 @@ def _run_logged(command: list[str], log_path: Path) -> None:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         code = subprocess.run(
-            command, cwd=servers.ROOT, env={**os.environ, **PROCESS_ENV}, stdout=log, stderr=log
+            command,
+            cwd=servers.ROOT,
+            env={**servers.clean_environ(), **PROCESS_ENV},
+            stdout=log,
+            stderr=log,
         ).returncode
     if code:
         raise RuntimeError(f"{' '.join(command[1:4])} failed ({code}):\n{servers.tail(log_path)}")
@@ -282,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             "loadavg_start": os.getloadavg(),
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "gunicorn": gunicorn_settings(),
-            "env_overrides": {k: v for k, v in os.environ.items() if k.startswith("MMS_")},
+            "server_environment": "clean (PATH, HOME, OPENBLAS_CORETYPE/L2_SIZE kept) + env",
         },
         "workload": {
             "files": files,

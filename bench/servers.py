@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import signal
 import socket
@@ -19,6 +20,15 @@ START_TIMEOUT_S = 240.0
 STOP_TIMEOUT_S = 40.0
 PROBE_INTERVAL_S = 0.2
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# All a server's environment keeps of the bench's own, as on a fresh machine: where programs are,
+# the home folder, and the OpenBLAS kernel choice some machines need to compute right (a
+# correctness setting, not a pool size). Everything else a server gets is what the bench names.
+CLEAN_ENV_KEEP = ("PATH", "HOME", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def clean_environ() -> dict[str, str]:
+    """An environment built from scratch: only ``CLEAN_ENV_KEEP`` of ours (no OMP_*, MMS_*...)."""
+    return {name: os.environ[name] for name in CLEAN_ENV_KEEP if name in os.environ}
 
 
 @dataclass
@@ -46,9 +56,10 @@ def free_port() -> int:
 def start_gunicorn(
     name: str, wsgi: str, env: dict[str, str], log_path: Path, root: Path = ROOT
 ) -> Server:
-    """Spawn ``gunicorn -c config/gunicorn.conf.py WSGI`` from ``root`` on a free loopback port."""
+    """Spawn ``gunicorn -c config/gunicorn.conf.py WSGI`` from ``root`` on a free loopback port,
+    with a clean environment plus ``env``: what a user's plain start gives it."""
     port = free_port()
-    environ = {**os.environ, **env, "MMS_BIND": f"{HOST}:{port}"}
+    environ = {**clean_environ(), **env, "MMS_BIND": f"{HOST}:{port}"}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with open(log_path, "wb") as log:  # the child keeps its own descriptor
@@ -193,6 +204,21 @@ def snapshot(server: Server) -> dict:
         str(pid): {"rss_mib": rss_mib(pid), "threads": thread_count(pid)}
         for pid in worker_pids(server.pid)
     }
+
+
+def thread_pools(server: Server) -> list[dict] | None:
+    """Each worker's thread pools as it logged them at start-up (None: it logs none)."""
+    pools = []
+    for line in server.log_path.read_text(errors="replace").splitlines():
+        if '"thread_pools"' not in line or not line.startswith("{"):
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("event") == "thread_pools":
+            pools.append({k: v for k, v in record.items() if k not in ("message", "level")})
+    return pools or None
 
 
 def machine_cpu_seconds() -> float:

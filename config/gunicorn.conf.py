@@ -43,6 +43,9 @@ graceful_timeout = int(os.environ.get("MMS_GRACEFUL_TIMEOUT", "40"))
 # Idle connections wait in the poller, not in a thread, so keeping them costs little.
 keepalive = int(os.environ.get("MMS_KEEPALIVE", "75"))
 forwarded_allow_ips = os.environ.get("MMS_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# gunicorn >= 25's control socket (for gunicornc) goes under $HOME, which the image's user lacks
+# (an ERROR at every start); nothing here uses it, and servers sharing a $HOME would share it.
+control_socket_disable = True
 # The app logs one line per request itself (app/observability/), so gunicorn's access log is off
 # unless asked for; its own lines (boots, exits) take the service's log_format.
 accesslog = os.environ.get("MMS_ACCESS_LOG") or None

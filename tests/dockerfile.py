@@ -5,7 +5,11 @@ continuations, exec-form JSON and flags mean here what they mean to Docker. ``Im
 stands in for the image: a temporary directory plays its ``/``, the final stage's ``COPY`` lines
 copy from the build context (what ``.dockerignore`` lets through) into it, the virtualenv the
 builder stage makes is this machine's ``.venv``, and ``ENV`` values naming image paths are mapped
-into the temporary root. What the image would lack, the layout lacks.
+into the temporary root. Its exec-form ``RUN`` lines that run the image's Python (the build-time
+warm-up) run here too, in order, with the environment they would have; shell-form ones (users,
+permissions, cleaning up) do not. After ``USER``, ``HOME`` is the user's home from ``useradd``,
+made so that nothing can be created under it, as in the image. What the image would lack, the
+layout lacks.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -26,6 +31,7 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 VENV = (ROOT / ".venv").resolve()
 # What the python base image's own environment contributes, as far as the service cares.
 BASE_IMAGE_ENV = {"LANG": "C.UTF-8"}
+BUILD_RUN_TIMEOUT_S = 600
 _VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 
@@ -127,7 +133,17 @@ class ImageLayout:
         self._builder = builder
         self._ignore = DockerIgnore()
         self.workdir = "/"
-        self.env: dict[str, str] = {"PATH": os.environ["PATH"], **BASE_IMAGE_ENV}
+        self.venv: str | None = None
+        """Where the builder's virtualenv lies in the image (this machine's .venv, linked)."""
+        # The build runs as root; the image's /tmp is the layout's.
+        self.env: dict[str, str] = {
+            "PATH": os.environ["PATH"],
+            **BASE_IMAGE_ENV,
+            "HOME": str(self.host("/root")),
+            "TMPDIR": str(self.host("/tmp")),
+        }
+        self.host("/root").mkdir(parents=True)
+        self.host("/tmp").mkdir()
         for command in stage.commands:
             if command.cmd == "WORKDIR":
                 self.workdir = str(PurePosixPath(self.workdir, expand(command.value[0], self.env)))
@@ -137,6 +153,10 @@ class ImageLayout:
                     self.env[name] = expand(self._map_paths(raw), self.env)
             elif command.cmd == "COPY":
                 self._copy(command)
+            elif command.cmd == "RUN" and command.json and command.value[0] == "python":
+                self._run(command)
+            elif command.cmd == "USER":
+                self.env["HOME"] = str(self._homeless())
 
     def host(self, image_path: str) -> Path:
         """Where an absolute path of the image lies on this machine."""
@@ -146,12 +166,41 @@ class ImageLayout:
         """An exec-form command as the image runs it: the program found on the image's PATH."""
         program = shutil.which(exec_form[0], path=self.env["PATH"])
         assert program, f"{exec_form[0]} is not on the image's PATH {self.env['PATH']}"
+        venv = self.host(self.venv) if self.venv else None
+        if venv and Path(program).is_relative_to(venv):
+            # As the virtualenv's scripts do (their #! names .venv), so that python and gunicorn
+            # see one sys.prefix, as both see /opt/venv in the image: numba keys its cache by
+            # the source files' folder.
+            program = str(VENV / Path(program).relative_to(venv))
         return [program, *exec_form[1:]]
 
     @property
     def cwd(self) -> Path:
         """The final WORKDIR, where CMD runs."""
         return self.host(self.workdir)
+
+    def _run(self, command: dockerfile.Command) -> None:
+        done = subprocess.run(
+            self.argv(command.value),
+            cwd=self.cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=BUILD_RUN_TIMEOUT_S,
+            check=False,
+        )
+        assert done.returncode == 0, f"RUN {command.value}:\n{done.stdout}\n{done.stderr}"
+
+    def _homeless(self) -> Path:
+        # Docker sets HOME from the user's passwd entry; the image's user has a home that does not
+        # exist and cannot be made. A file in its place refuses mkdir even to root, here.
+        made = " ".join(" ".join(c.value) for c in self.stage.all("RUN"))
+        found = re.search(r"--home-dir (/\S+)", made)
+        assert found, "the runtime stage's useradd names no --home-dir"
+        home = self.host(found.group(1))
+        home.parent.mkdir(parents=True, exist_ok=True)
+        home.touch()
+        return home
 
     def _map_paths(self, value: str) -> str:
         # PATH-like lists too: each absolute item is an image path, "$PATH" is left to expand.
@@ -187,6 +236,7 @@ class ImageLayout:
         link = self.host(dest)
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(VENV, target_is_directory=True)
+        self.venv = dest
 
     def _copy_tree(self, src: Path, dest: Path) -> None:
         for path in sorted(src.rglob("*")):

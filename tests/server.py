@@ -14,20 +14,12 @@ from pathlib import Path
 
 import requests
 
+from bench.servers import clean_environ
+
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 180
 # What each worker logs once its models are loaded and warmed (app/__init__.py).
 READY_LOG_LINE = "after start-up began"
-
-
-# All a clean environment keeps of ours, as on a fresh machine: where programs are, the home
-# folder, and the OpenBLAS kernel choice some machines here need to compute right (not a size).
-CLEAN_ENV_KEEP = ("PATH", "HOME", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-
-
-def clean_environ() -> dict[str, str]:
-    """An environment built from scratch: only ``CLEAN_ENV_KEEP`` of ours (no OMP_*, MMS_*...)."""
-    return {name: os.environ[name] for name in CLEAN_ENV_KEEP if name in os.environ}
 
 
 def free_port() -> int:

@@ -59,7 +59,7 @@ def test_a_served_request_scores_as_the_training_features_do(digits_app, trained
     for name, entry in INPUTS.items():
         mine = [r for r in rows if r["modality"] == entry["modality"]]
         for row, trained in list(zip(mine, features[(name, "test")][0], strict=True))[::3]:
-            want = bundle.model.predict_on_batch({**zeros, name: trained[None]})
+            want = bundle.model.model.predict_on_batch({**zeros, name: trained[None]})
             want = np.asarray(next(iter(want.values())) if isinstance(want, dict) else want)[0]
             if row["modality"] == "text":
                 data = {"text": row["item"]}

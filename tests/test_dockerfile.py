@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import subprocess
@@ -50,8 +51,12 @@ def test_runtime_stage_is_slim_non_root_and_runs_gunicorn():
     assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+(@sha256:[0-9a-f]{64})?", runtime.base)
     # Only the builder installs packages; the runtime gets its virtualenv and nothing to compile.
     runtime_runs = " ".join(" ".join(c.value) for c in runtime.all("RUN"))
-    assert not re.search(r"pip |apt-get|gcc|build-essential", runtime_runs)
-    assert "pip install" in " ".join(" ".join(c.value) for c in builder.all("RUN"))
+    builder_runs = " ".join(" ".join(c.value) for c in builder.all("RUN"))
+    assert not re.search(r"pip install|apt-get|gcc|build-essential", runtime_runs)
+    assert "pip install" in builder_runs
+    # And no pip in the image: not the virtualenv's (removed before it is copied), not the base's.
+    removal = "pip uninstall --yes pip setuptools wheel"
+    assert removal in builder_runs and removal in runtime_runs
     user = runtime.last("USER").value[0]
     assert re.fullmatch(r"[1-9]\d*:[1-9]\d*", user), f"USER {user}: numeric uid:gid, not root"
     cmd = runtime.last("CMD")
@@ -68,6 +73,57 @@ def test_healthcheck_is_liveness_with_a_start_period():
     assert check.json and check.value[0] == "CMD"
     assert "--start-period=30s" in check.flags
     assert (ROOT / "app" / "healthcheck.py").read_text().count('LIVENESS_PATH = "/healthz"') == 1
+
+
+@pytest.mark.parametrize(
+    "variant,requirements",
+    [("cuda", "requirements-cuda.txt"), ("cpu", "requirements.txt"), ("rocm", None)],
+)
+def test_variant_chooses_the_requirements(variant, requirements):
+    builder = stages()[0]
+    assert [c.value for c in builder.all("ARG")] == [("VARIANT=cuda",)]
+    (install,) = [" ".join(c.value) for c in builder.all("RUN") if "pip install" in c.value[0]]
+    # The RUN line as the builder's shell runs it, with the build argument in its environment.
+    script = install.replace("/opt/venv/bin/pip", "echo pip")
+    done = subprocess.run(
+        ["sh", "-c", script],
+        env={"PATH": "/usr/bin:/bin", "VARIANT": variant},
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    if requirements is None:
+        assert done.returncode == 1 and "expected cuda or cpu" in done.stderr
+        return
+    assert done.returncode == 0, done.stderr
+    assert f"-r /tmp/requirements/{requirements}\n" in done.stdout
+    copied = [c.value for c in builder.all("COPY")]
+    assert any(requirements in value[:-1] for value in copied)
+
+
+def test_caches_are_made_at_build_time_and_read_at_run_time():
+    runtime = stages()[-1]
+    (warm_up,) = [c for c in runtime.all("RUN") if c.json]
+    assert list(warm_up.value) == ["python", "-c", "from app import create_app; create_app()"]
+    at_build: dict[str, str] = {}
+    for command in runtime.commands[: runtime.commands.index(warm_up)]:
+        if command.cmd == "ENV":
+            at_build.update(env_pairs(command))
+    at_run = dict(pair for command in runtime.all("ENV") for pair in env_pairs(command))
+    # The warm-up writes both caches into the image, outside /tmp.
+    assert not at_build["NUMBA_CACHE_DIR"].startswith("/tmp/")
+    assert not at_build["MMS_ONNX_CACHE_DIR"].startswith("/tmp/")
+    assert "PROMETHEUS_MULTIPROC_DIR" not in at_build  # a one-process warm-up: no gunicorn master
+    # At run time the ONNX cache is read where it was made; numba's is copied from there to /tmp.
+    assert at_run["MMS_ONNX_CACHE_DIR"] == at_build["MMS_ONNX_CACHE_DIR"]
+    assert at_run["MMS_NUMBA_CACHE_SEED"] == at_build["NUMBA_CACHE_DIR"]
+    assert at_run["NUMBA_CACHE_DIR"].startswith("/tmp/")
+    module, _, name = at_run["NUMBA_CACHE_LOCATOR_CLASSES"].rpartition(".")
+    assert getattr(importlib.import_module(module), name)
+    # Kernels for any x86-64 host, in both; ONNX Runtime keeps no telemetry id in a missing $HOME.
+    assert at_build["NUMBA_CPU_NAME"] == at_run["NUMBA_CPU_NAME"] == "generic"
+    assert at_run["ORT_DISABLE_TELEMETRY"] == "1"
 
 
 def test_env_port_and_writable_directories():

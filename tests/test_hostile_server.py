@@ -1,5 +1,6 @@
 """The hostile corpus against a real gunicorn: documented 4xx answers, the same worker, flat
-memory, and nothing left behind by lying Content-Lengths or clients that vanish mid-upload."""
+memory, JSON bombs answered 400, and nothing left behind by lying Content-Lengths or clients that
+vanish mid-upload."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.hostile import MULTIPART, corpus, multipart, upload
+from tests.hostile import MULTIPART, corpus, multipart, nested_json_requests, upload
 from tests.server import start_gunicorn, stop, wait_ready
 
 MAX_BODY = 400_000
@@ -142,6 +143,19 @@ def test_limits_over_http(server):
     status, _, rest = answer.partition(b"\r\n\r\n")
     assert status.startswith(b"HTTP/1.1 413"), answer[:300]
     assert json.loads(rest)["error"]["code"] == "payload_too_large"
+    assert_alive(url, proc.pid, pid)
+
+
+def test_json_nested_past_the_limit_is_400_in_the_same_worker(server):
+    url, proc, _, _ = server
+    pid = worker_pid(proc.pid)
+    for case in nested_json_requests(depth=50_000):  # 50,000 deep: within MAX_BODY
+        assert len(case.body) <= MAX_BODY, case.name
+        resp = requests.post(url + case.path, data=case.body, headers=case.headers, timeout=30)
+        assert resp.status_code == 400, (case.name, resp.text)
+        error = resp.json()["error"]
+        message = error if case.v2 else error["message"]
+        assert "nested deeper than the limit of 128 levels" in message, (case.name, message)
     assert_alive(url, proc.pid, pid)
 
 

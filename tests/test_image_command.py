@@ -1,17 +1,21 @@
 """The image's own command, run against a copy of the tree laid out as the Dockerfile lays it.
 
 No Docker engine here, so the test does what the final stage does: copies what its COPY lines
-copy (through .dockerignore) into a temporary root, applies its ENV and WORKDIR, and runs its CMD
-with the HEALTHCHECK beside it. Only the bind address changes, to a free loopback port. A file
-the image forgets to COPY, a wrong ENV or a broken command fails here before anyone builds.
+copy (through .dockerignore) into a temporary root, applies its ENV and WORKDIR, runs its
+build-time warm-up, and runs its CMD with the HEALTHCHECK beside it. Only the bind address
+changes, to a free loopback port. A file the image forgets to COPY, a wrong ENV, a broken command,
+an ERROR in the start-up log or a start that compiles or exports what the image ships fails here
+before anyone builds. It prints the time from the command to ready (``pytest -s`` shows it).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import requests
 
@@ -20,6 +24,8 @@ from tests.server import free_port, wait_ready
 
 SAMPLES = ROOT / "tests" / "data" / "digits"
 DOCKER_STOP_GRACE_S = 45  # docker stop -t 45, compose stop_grace_period: 45s (README "Docker")
+# Where a container may write (docker run --read-only --tmpfs /tmp; Kubernetes' emptyDir).
+WRITABLE = "tmp"
 
 
 def _healthcheck(layout: ImageLayout, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -37,6 +43,19 @@ def _healthcheck(layout: ImageLayout, env: dict[str, str]) -> subprocess.Complet
     )
 
 
+def _files(root: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime) of every file and folder under ``root`` but /tmp, links not followed."""
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        relative = Path(folder).relative_to(root)
+        if folder == str(root):
+            dirs.remove(WRITABLE)
+        for name in [*dirs, *files]:
+            st = (Path(folder) / name).lstat()
+            found[str(relative / name)] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
 def _get(url: str) -> int | None:
     try:
         return requests.get(url, timeout=2).status_code
@@ -51,10 +70,12 @@ def test_image_command_serves_the_reference_model_and_stops_on_sigterm(tmp_path)
     url = f"http://127.0.0.1:{port}"
     cmd = layout.stage.last("CMD")
     assert cmd.json, "CMD must be exec form, so gunicorn is PID 1 and gets docker stop's SIGTERM"
-    log_path = tmp_path / "stdout.log"
+    log_path, stderr_path = tmp_path / "stdout.log", tmp_path / "stderr.log"
+    image_files = _files(layout.root)
     # stderr apart: TensorFlow's C++ runtime writes its own plain lines there, before Python's
     # logging exists; the service's and gunicorn's lines all go to stdout.
-    with open(log_path, "wb") as log, open(tmp_path / "stderr.log", "wb") as err:
+    started = time.monotonic()
+    with open(log_path, "wb") as log, open(stderr_path, "wb") as err:
         proc = subprocess.Popen(
             layout.argv(cmd.value), cwd=layout.cwd, env=env, stdout=log, stderr=err
         )
@@ -69,6 +90,7 @@ def test_image_command_serves_the_reference_model_and_stops_on_sigterm(tmp_path)
         loading = _healthcheck(layout, probe_env)
         assert loading.returncode == 0, loading.stderr
         wait_ready(proc, url, log_path)
+        ready_s = time.monotonic() - started
         assert requests.get(f"{url}/healthz", timeout=5).json() == {"status": "alive"}
         assert requests.get(f"{url}/readyz", timeout=5).json() == {"status": "ready"}
         files = {
@@ -104,10 +126,27 @@ def test_image_command_serves_the_reference_model_and_stops_on_sigterm(tmp_path)
         except json.JSONDecodeError:
             not_json.append(line)
     assert not_json == []
+    errors = [line for line in lines if line["level"] in ("ERROR", "CRITICAL")]
+    assert errors == [], "ERROR lines in a normal start"
+    assert "Traceback" not in stderr_path.read_text()
     events = {line.get("event"): line for line in lines}
+    print(
+        f"\nimage command: ready {ready_s:.1f} s after start "
+        f"(the service's own count: {events['ready']['startup_s']} s, "
+        f"warm-up {events['ready']['warmup_s']} s)"
+    )
     assert events["device"]["device"] == "CPU:0" and events["device"]["gpus_visible"] == 0
     assert events["model_loaded"]["device"] == "CPU:0"
     assert events["model_loaded"]["path"].startswith(env["MMS_MODELS_DIR"])
+    # What the build made was used, not made again: the ONNX export and its parity check...
+    assert events["inference_runtime"]["parity"] == "recorded"
+    assert events["inference_runtime"]["onnx_path"].startswith(env["MMS_ONNX_CACHE_DIR"])
+    # ...and librosa's kernels: the writable copy holds the shipped ones, nothing compiled.
+    seed, cache = Path(env["MMS_NUMBA_CACHE_SEED"]), Path(env["NUMBA_CACHE_DIR"])
+    shipped = sorted(p.relative_to(seed) for p in seed.rglob("*.nb[ic]"))
+    assert shipped and sorted(p.relative_to(cache) for p in cache.rglob("*.nb[ic]")) == shipped
+    # A read-only root filesystem would do: the service wrote nothing outside /tmp.
+    assert _files(layout.root) == image_files
     # Stopped: the same probe now reports unhealthy.
     unhealthy = _healthcheck(layout, probe_env)
     assert unhealthy.returncode == 1

@@ -12,22 +12,22 @@ from pathlib import Path
 from app.numba_cache import SEED_ENV, seed_folder
 from tests.dockerfile import ROOT
 
-KERNELS = '''
+KERNELS = """
 from numba import njit
 
 @njit(cache=True)
 def add_one(x):
     return x + 1
-'''
+"""
 # Calls the kernel with the given argument; prints numba's cache statistics for it.
-RUN = '''
+RUN = """
 import json, sys
 import kernels
 kernels.add_one(int(sys.argv[1]) if sys.argv[1].isdigit() else float(sys.argv[1]))
 stats = kernels.add_one.stats
 print(json.dumps({"hits": sum(stats.cache_hits.values()),
                   "misses": sum(stats.cache_misses.values())}))
-'''
+"""
 
 
 def _run(code_dir: Path, arg: str, **env: str) -> dict[str, int]:

@@ -128,7 +128,7 @@ def evaluate_samples(
 
     bundle = load_bundle(Path(bundle_dir))
     shapes = {name: (spec.shape, str(spec.dtype)) for name, spec in bundle.inputs.items()}
-    return evaluate(bundle.model, sample_pools(bundle, Path(samples_dir)), shapes)
+    return evaluate(bundle.model.model, sample_pools(bundle, Path(samples_dir)), shapes)
 
 
 def main() -> None:

@@ -96,8 +96,8 @@ def check_json_limits(raw: bytes, limits: JsonLimits, what: str = "body") -> Non
     if _openers_at_most(raw, min(limits.max_depth, limits.max_containers)):
         return  # the hot path: nesting cannot exceed the number of '[' and '{' bytes
     structure = _brackets(raw)
-    if b"[" * (limits.max_depth + 1) in structure:  # the usual bomb, found without counting
-        raise _too_deep(what, limits)
+    if len(structure) > limits.max_depth and b"[" * (limits.max_depth + 1) in structure:
+        raise _too_deep(what, limits)  # the usual bomb, found before counting anything
     openers = structure.count(b"[")
     if openers > limits.max_containers:
         raise JsonLimitError(

@@ -119,7 +119,7 @@ BAD_TENSOR = {"name": "x", "datatype": "FP32", "shape": [2], "data": [1, 2]}
     ("body", "header_length", "message"),
     [
         (b"{not json", None, "not valid JSON"),
-        (b"[" * 100_000, None, "not valid JSON"),
+        (b"[" * 100_000, None, "nested deeper than the limit of 128 levels"),
         (b"\xff\xfe", None, "not valid JSON"),
         (b"[1]", None, "JSON object"),
         (b"{}", None, "'inputs' must be a non-empty list"),
