@@ -14,7 +14,7 @@ from tests.media import image_bytes
 from tests.reference import MANIFEST, SAMPLES
 from tests.server import ROOT, serving
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's package; .ci/run installs it
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; `bash dev.sh test` installs it
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

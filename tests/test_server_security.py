@@ -25,7 +25,7 @@ def memcached():
     binary = shutil.which("memcached")
     if binary is None:
         if os.environ.get("CI"):
-            pytest.fail("memcached is not installed; .ci/run installs it with apt-get")
+            pytest.fail("memcached is not installed; `bash dev.sh test` installs it with apt-get")
         pytest.skip("memcached is not installed (apt-get install memcached)")
     port = free_port()
     # -u only matters as root, where memcached refuses to start without it; -U 0: no UDP.
