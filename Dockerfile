@@ -47,7 +47,7 @@ COPY --from=builder /opt/venv /opt/venv
 # exporting or compiling. ONNX Runtime's telemetry is off: it would try to keep an id in $HOME.
 # MMS_MODELS_DIR is the baked-in reference bundle; mount your own and point it there:
 #   -v ./my-models:/models -e MMS_MODELS_DIR=/models -e MMS_DEFAULT_MODEL=<name>
-#   -e MMS_ONNX_CACHE_DIR=/tmp/mms/onnx (their exports must go somewhere writable)
+# (their ONNX exports go to /tmp/mms-onnx: the shipped cache is read, never written)
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,11 @@ RUNTIMES = ("tensorflow", "onnx", "auto")
 PROBE_ROWS = 2
 
 
+def _temp_cache() -> Path:
+    """The system temp dir's cache folder (tempfile reads TMPDIR when asked, not at import)."""
+    return Path(tempfile.gettempdir()) / "mms-onnx"
+
+
 @dataclass(frozen=True)
 class Inference:
     """The callable that runs batches, and what to tell a user about it."""
@@ -41,7 +47,26 @@ def onnx_cache_dir(settings: Settings) -> Path:
     """Where exported ONNX files are kept; the system temp dir unless set."""
     if settings.onnx_cache_dir:
         return Path(settings.onnx_cache_dir)
-    return Path(tempfile.gettempdir()) / "mms-onnx"
+    return _temp_cache()
+
+
+def export_location(bundle: Bundle, settings: Settings) -> tuple[Path, Path]:
+    """(the export's path, its cache folder): the configured cache when it holds the export or
+    can take it, else the temp dir's (an image ships its own bundles' exports read-only; a
+    bundle mounted beside them is exported where the container may write)."""
+    cache = onnx_cache_dir(settings)
+    path = export_path(bundle, cache)
+    if path.is_file() or not _read_only(cache):
+        return path, cache
+    return export_path(bundle, _temp_cache()), _temp_cache()
+
+
+def _read_only(folder: Path) -> bool:
+    """Whether ``folder`` (or, while it does not exist, its nearest parent) is a folder that takes
+    no files; anything else in the way is a mistake the export will report."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK)
 
 
 def build_inference(
@@ -61,12 +86,12 @@ def build_inference(
         return _fall_back(compiled, where, "string inputs cannot be exported to ONNX")
     try:
         rows = min(PROBE_ROWS, max_batch_size)
-        path = export_path(bundle, onnx_cache_dir(settings))
+        path, cache = export_location(bundle, settings)
         diff = recorded_parity(path, rows) if path.is_file() else None
         if diff is None:
             probe = probe_batch(bundle, rows)
             expected = compiled(probe)  # also builds the model, which the exporter needs
-            path = export_cached(bundle, onnx_cache_dir(settings))
+            path = export_cached(bundle, cache)
         threads = settings.tf_intra_op_threads or max(1, settings.cpu_cores() // 2)
         onnx = OnnxModel(
             bundle,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,3 +137,47 @@ def test_unknown_runtime_is_refused(settings, models_dir):
     wrong = dataclasses.replace(settings, inference_runtime="tensorrt")
     with pytest.raises(ValueError, match="inference_runtime"):
         build_inference(bundle, wrong, CPU, max_batch_size=4)
+
+
+READ_ONLY_PROBE = """
+import dataclasses, json, sys
+from pathlib import Path
+from app.model.bundle import load_bundle
+from app.model.runtime import Device
+from app.model.runtimes import build_inference
+from app.settings import load_settings
+settings = dataclasses.replace(
+    load_settings(environ={}), inference_runtime="onnx", onnx_cache_dir=sys.argv[2]
+)
+inference = build_inference(
+    load_bundle(Path(sys.argv[1])), settings, Device("/CPU:0", "CPU:0"), max_batch_size=2
+)
+print(json.dumps({"runtime": inference.runtime, "path": str(getattr(inference.model, "path", ""))}))
+"""
+
+
+def test_a_read_only_cache_without_the_export_exports_to_the_temp_dir(models_dir, tmp_path):
+    """As a mounted bundle in an image whose shipped cache is read-only: ONNX all the same."""
+    import subprocess
+    import sys
+
+    cache, temp = tmp_path / "shipped-cache", tmp_path / "tmp"
+    cache.mkdir()
+    temp.mkdir()
+    # A read-only bind mount in a mount namespace of its own (root cannot be refused otherwise).
+    script = (
+        f"mount --bind {cache} {cache} && mount -o remount,bind,ro {cache} && "
+        f'exec {sys.executable} -c "$0" {models_dir / "tiny" / "1"} {cache}'
+    )
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script, READ_ONLY_PROBE],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TMPDIR": str(temp)},
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["runtime"] == "onnxruntime"
+    assert Path(answer["path"]).parent == temp / "mms-onnx"
+    assert list(cache.iterdir()) == []
