@@ -2,7 +2,7 @@
 
 The service parallelises across requests (gunicorn's request threads, the batcher), so a pool per
 library on top of that only oversubscribes the cores: on 2 cores the default service ran at 96
-req/s with OpenBLAS's threads against 146.5 req/s with one (issue 18). OpenBLAS sizes its pool
+req/s with OpenBLAS's threads against 146.5 req/s with one. OpenBLAS sizes its pool
 when it is loaded, so these variables must be set before the first ``import numpy``: importing
 this module sets them, and ``app/__init__.py`` imports it before anything else, so every entry
 point (gunicorn's config, ``wsgi.py``, ``python -m app``) goes through it. Each keeps the value
