@@ -19,12 +19,15 @@ from app.gunicorn_hooks import (  # noqa: F401
 )
 from app.observability.logging import gunicorn_logconfig
 from app.settings import load_settings
+from app.workers import default_workers
 
 bind = os.environ.get("MMS_BIND", "0.0.0.0:8000")
-# One worker process owns the model and batches for it (on a GPU: one process per GPU). More
-# workers mean more model copies and smaller batches; measured on 2 cores (README, bench/), two
-# workers used no less CPU per request and doubled memory and cold start.
-workers = int(os.environ.get("MMS_WORKERS", "1"))
+# On a CPU host, one worker process per core: measured on 2 cores with the pools at one thread
+# (bench/results/configs.md), two workers served 1.29x the peak of one (155.9 against 121.3
+# req/s) at the same CPU per request and idle p50, for 0.9 GiB more memory (a model copy each). A
+# GPU host keeps one process, which owns the device and batches for it.
+service_settings = load_settings()
+workers = int(os.environ.get("MMS_WORKERS") or default_workers(service_settings.device, os.environ))
 # Enough request threads for two full batches in flight; only preprocess_concurrency of them
 # decode at once, the rest wait in the batcher, which is what lets batches fill. The service
 # admits max_in_flight (32) predict requests at once, so the remaining threads are always free
@@ -51,7 +54,7 @@ control_socket_disable = True
 accesslog = os.environ.get("MMS_ACCESS_LOG") or None
 loglevel = os.environ.get("MMS_LOG_LEVEL", "info").lower()
 logconfig_dict = gunicorn_logconfig(
-    load_settings().log_format, loglevel, access_log=accesslog is not None
+    service_settings.log_format, loglevel, access_log=accesslog is not None
 )
 # librosa's numba kernels compile once per machine instead of once per process.
 os.environ.setdefault("NUMBA_CACHE_DIR", "/tmp/mms-numba-cache")
