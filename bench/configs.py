@@ -26,10 +26,16 @@ from bench.workload import make_workload
 
 # Name -> the MMS_* settings that make it; the first is the shipped default.
 CONFIGS: dict[str, dict[str, str]] = {
-    "default (1 worker, 48 threads, preprocess_concurrency = cores)": {},
-    "2 workers": {"MMS_WORKERS": "2"},
-    "1 worker, preprocess_concurrency 1": {"MMS_PREPROCESS_CONCURRENCY": "1"},
-    "1 worker, 16 threads": {"MMS_THREADS": "16"},
+    "default (a worker per core, 48 threads, preprocess_concurrency = cores)": {},
+    "1 worker": {"MMS_WORKERS": "1"},
+    "1 worker, preprocess_concurrency 1": {"MMS_WORKERS": "1", "MMS_PREPROCESS_CONCURRENCY": "1"},
+    "1 worker, 16 threads": {"MMS_WORKERS": "1", "MMS_THREADS": "16"},
+}
+# --starts: the shipped default as each entry point starts it (same bundle, same settings).
+STARTS = {
+    "gunicorn -c config/gunicorn.conf.py wsgi:app": "gunicorn",
+    "bash dev.sh serve": "dev.sh",
+    "the image's CMD (its ENV, layout and build-time caches)": "image",
 }
 
 
@@ -41,6 +47,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", default="1,2,4,8,16")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
+    parser.add_argument(
+        "--starts", action="store_true", help="compare the entry points instead (starts.md)"
+    )
     args = parser.parse_args(argv)
     args.levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
     return args
@@ -61,9 +70,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     base = {**PROCESS_ENV, "MMS_MODELS_DIR": str(models_dir), "MMS_DEFAULT_MODEL": BUNDLE_NAME}
     started: dict[str, tuple[servers.Server, dict]] = {}
     try:
-        for i, (name, settings) in enumerate(CONFIGS.items()):
+        runs = {n: ("gunicorn", e) for n, e in CONFIGS.items()}
+        if args.starts:
+            runs = {n: (start, {}) for n, start in STARTS.items()}
+        for i, (name, (start, settings)) in enumerate(runs.items()):
             log = args.cache_dir / "logs" / f"config-{i}.log"
-            server = servers.start_gunicorn(name, "wsgi:app", {**base, **settings}, log)
+            server = START[start](name, {**base, **settings}, log, args.cache_dir / f"image-{i}")
             cold = servers.wait_until(server, _ready)
             print(f"[configs] {name}: ready after {cold:.1f} s", flush=True)
             started[name] = (server, {"settings": settings, "cold_start_s": round(cold, 1)})
@@ -97,6 +109,32 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         },
         "configs": {name: result for name, (_, result) in started.items()},
     }
+
+
+def _gunicorn(name: str, env: dict[str, str], log: Path, _: Path) -> servers.Server:
+    return servers.start_gunicorn(name, "wsgi:app", env, log)
+
+
+def _dev_sh(name: str, env: dict[str, str], log: Path, _: Path) -> servers.Server:
+    return servers.start_command(name, ["bash", "dev.sh", "serve"], env, log)
+
+
+def _image(name: str, env: dict[str, str], log: Path, root: Path) -> servers.Server:
+    """The Dockerfile's CMD in its final stage's layout, laid out by the image-command test's
+    helper (no Docker engine needed); the bundle folder is mounted as a user's would be."""
+    import shutil
+
+    from tests.dockerfile import final_layout
+
+    shutil.rmtree(root, ignore_errors=True)
+    layout = final_layout(root)
+    cmd = layout.stage.last("CMD")
+    return servers.start_command(
+        name, layout.argv(cmd.value), {**layout.env, **env}, log, cwd=layout.cwd, clean=False
+    )
+
+
+START = {"gunicorn": _gunicorn, "dev.sh": _dev_sh, "image": _image}
 
 
 def _ready(port: int) -> bool:
@@ -143,9 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results = measure(args)
     args.results_dir.mkdir(parents=True, exist_ok=True)
-    (args.results_dir / "configs.json").write_text(json.dumps(results, indent=2) + "\n")
+    stem = "starts" if args.starts else "configs"
+    (args.results_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
-    (args.results_dir / "configs.md").write_text(table)
+    (args.results_dir / f"{stem}.md").write_text(table)
     print(table, end="")
     return 0
 

@@ -80,6 +80,26 @@ def start_gunicorn(
     return Server(name, proc, port, log_path, started)
 
 
+def start_command(
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    cwd: Path = ROOT,
+    clean: bool = True,
+) -> Server:
+    """Spawn any command that serves on ``MMS_BIND`` (dev.sh, the image's CMD) like the above."""
+    port = free_port()
+    base = clean_environ() if clean else {}
+    environ = {**base, **env, "MMS_BIND": f"{HOST}:{port}"}
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(argv, cwd=cwd, env=environ, stdout=log, stderr=subprocess.STDOUT)
+    return Server(name, proc, port, log_path, started)
+
+
 def request(
     port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None
 ) -> tuple[int, bytes]:
