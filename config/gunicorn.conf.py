@@ -23,7 +23,7 @@ from app.workers import default_workers
 
 bind = os.environ.get("MMS_BIND", "0.0.0.0:8000")
 # On a CPU host, one worker process per core: measured on 2 cores with the pools at one thread
-# (bench/results/configs.md), two workers served 1.29x the peak of one (155.9 against 121.3
+# (bench/results/configs.md), two workers served 1.28x the peak of one (165.5 against 129.0
 # req/s) at the same CPU per request and idle p50, for 0.9 GiB more memory (a model copy each). A
 # GPU host keeps one process, which owns the device and batches for it.
 service_settings = load_settings()
