@@ -106,10 +106,6 @@ class Bundle:
     outputs: dict[str, OutputSpec]
     parts: dict[str, PartSpec]
 
-    @property
-    def has_string_inputs(self) -> bool:
-        return any(spec.dtype == STRING_DTYPE for spec in self.inputs.values())
-
 
 def load_bundle(
     path: Path, *, limits: dict[str, dict[str, Any]] | None = None, device: str | None = None
