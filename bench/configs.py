@@ -76,7 +76,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         for i, (name, (start, settings)) in enumerate(runs.items()):
             log = args.cache_dir / "logs" / f"config-{i}.log"
             server = START[start](name, {**base, **settings}, log, args.cache_dir / f"image-{i}")
-            cold = servers.wait_until(server, _ready)
+            cold = servers.wait_until(
+                server, lambda port, s=server: _ready(port) and servers.all_workers_ready(s)
+            )
             print(f"[configs] {name}: ready after {cold:.1f} s", flush=True)
             started[name] = (server, {"settings": settings, "cold_start_s": round(cold, 1)})
             started[name][1]["sweep"] = []

@@ -96,7 +96,10 @@ def start_server(
                 return _predict_probe(port, body, ctype)
 
         else:
-            probe = _ready_probe
+
+            def probe(port: int) -> bool:
+                return _ready_probe(port) and servers.all_workers_ready(server)
+
         cold_start = servers.wait_until(server, probe)
     except BaseException:
         servers.stop(server)

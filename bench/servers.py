@@ -20,6 +20,8 @@ START_TIMEOUT_S = 240.0
 STOP_TIMEOUT_S = 40.0
 PROBE_INTERVAL_S = 0.2
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# What each worker of the service logs once its models are loaded and warmed.
+READY_LOG_LINE = "after start-up began"
 # All a server's environment keeps of the bench's own, as on a fresh machine: where programs are,
 # the home folder, and the OpenBLAS kernel choice some machines need to compute right (a
 # correctness setting, not a pool size). Everything else a server gets is what the bench names.
@@ -224,6 +226,14 @@ def snapshot(server: Server) -> dict:
         str(pid): {"rss_mib": rss_mib(pid), "threads": thread_count(pid)}
         for pid in worker_pids(server.pid)
     }
+
+
+def all_workers_ready(server: Server) -> bool:
+    """Whether every worker has logged that it is ready: /readyz answers for whichever worker
+    accepts, and a sweep begun while another still loads would time its start-up, not its work."""
+    workers = worker_pids(server.pid)
+    log = server.log_path.read_text(errors="replace")
+    return bool(workers) and log.count(READY_LOG_LINE) >= len(workers)
 
 
 def thread_pools(server: Server) -> list[dict] | None:

@@ -14,12 +14,10 @@ from pathlib import Path
 
 import requests
 
-from bench.servers import clean_environ
+from bench.servers import READY_LOG_LINE, clean_environ
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 180
-# What each worker logs once its models are loaded and warmed (app/__init__.py).
-READY_LOG_LINE = "after start-up began"
 
 
 def free_port() -> int:

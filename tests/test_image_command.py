@@ -89,7 +89,8 @@ def test_image_command_serves_the_reference_model_and_stops_on_sigterm(tmp_path)
         assert _get(f"{url}/readyz") == 503, "ready before the probe ran: no loading phase seen"
         loading = _healthcheck(layout, probe_env)
         assert loading.returncode == 0, loading.stderr
-        wait_ready(proc, url, log_path)
+        # Every worker (one per core on this CPU host), so no request meets one still loading.
+        wait_ready(proc, url, log_path, workers=len(os.sched_getaffinity(0)))
         ready_s = time.monotonic() - started
         assert requests.get(f"{url}/healthz", timeout=5).json() == {"status": "alive"}
         assert requests.get(f"{url}/readyz", timeout=5).json() == {"status": "ready"}
