@@ -88,6 +88,10 @@ def start_server(
     """Start one server from ``root`` and time its cold start (process start to ready)."""
     wsgi = "bench.baseline_app:app" if name == "baseline" else "wsgi:app"
     log_path = args.cache_dir / "logs" / f"{name}.log"
+    if name == "baseline":
+        # One process, as the demos it stands for run: it has no warm-up, so a second worker
+        # would meet its first requests cold (librosa's JIT, Keras' tracing) inside a level.
+        env = {**env, "MMS_WORKERS": "1"}
     server = servers.start_gunicorn(name, wsgi, env, log_path, root)
     try:
         if name == "baseline":  # it has no readiness route: ready is its first good answer

@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from tests.hf_tokenizers import write_tokenizer
+
 TEXT_LENGTH = 8
 TOKENS = 16  # a transformer tower's sequence length
 MFCC_SHAPE = (26, 13)  # 0.25 s at 16 kHz, hop 160: what init-bundle guesses for 26 frames
@@ -101,26 +103,11 @@ def two_photos_model() -> Any:
 
 
 def train_tokenizer(path: Path) -> int:
-    """A WordPiece tokenizer.json trained here on a few sentences (no download); its vocab size."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from tokenizers.trainers import WordPieceTrainer
+    """A WordPiece tokenizer.json trained here (no download); its vocab size."""
+    from tokenizers import Tokenizer
 
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tokenizer.train_from_iterator(
-        SENTENCES, WordPieceTrainer(vocab_size=80, special_tokens=special)
-    )
-    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
-    )
-    tokenizer.decoder = decoders.WordPiece()
-    tokenizer.save(str(path))
-    return tokenizer.get_vocab_size()
+    write_tokenizer(path, "wordpiece", vocab_size=80)
+    return Tokenizer.from_file(str(path)).get_vocab_size()
 
 
 def save_keras(model: Any, folder: Path, name: str) -> Path:
