@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +41,7 @@ def init_bundle(model: Path, out: Path | None) -> None:
     if target.exists():
         fail(f"{target} already exists; not overwriting it", EXIT_BAD_INPUT)
     try:
-        loaded = _open(model, target_name)
+        loaded = _open(model)
     except BundleError as exc:
         fail(str(exc), EXIT_BAD_BUNDLE)
     outputs = _with_probed_activations(loaded)
@@ -73,34 +70,12 @@ def _target_name(model: Path) -> str:
     return name
 
 
-def _open(model: Path, target_name: str) -> ModelFile:
+def _open(model: Path) -> ModelFile:
     """The model through the loader the service uses, safe mode included."""
-    from app.model.model_file import MODEL_FILES, load_model_file
+    from app.model.model_file import open_model_file
 
     quiet_tensorflow()
-    where = str(model)
-    others = [n for n in MODEL_FILES if n != target_name and (model.parent / n).exists()]
-    if model.name == target_name and not others:
-        return load_model_file(model.parent, where)
-    # The loader reads a bundle folder: a model named otherwise is staged under its bundle name.
-    with tempfile.TemporaryDirectory(prefix="init-bundle-") as staging:
-        _stage(model, Path(staging) / target_name)
-        return load_model_file(Path(staging), where)
-
-
-def _stage(source: Path, target: Path) -> None:
-    """Hard links where the file system allows (no copy of a large model), copies otherwise."""
-
-    def link_or_copy(src: str, dst: str) -> None:
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-
-    if source.is_dir():
-        shutil.copytree(source, target, copy_function=link_or_copy)
-    else:
-        link_or_copy(str(source), str(target))
+    return open_model_file(model, str(model))
 
 
 def _with_probed_activations(loaded: ModelFile) -> list[TensorInfo]:

@@ -17,7 +17,8 @@ import numpy as np
 from app.errors import BundleError
 
 MODEL_FILES = ("model.keras", "model.h5", "saved_model")
-FORMATS = {"model.keras": "keras", "model.h5": "h5", "saved_model": "saved_model"}
+# A Keras file's format by its suffix (a bundle names it model.keras or model.h5).
+KERAS_SUFFIXES = {".keras": "keras", ".h5": "h5", ".hdf5": "h5"}
 SERVING_SIGNATURE = "serving_default"
 MAX_REASON = 600  # characters of a loader's message kept in a BundleError (TF's can be pages)
 
@@ -72,7 +73,7 @@ class KerasModelFile(ModelFile):
 
     def __init__(self, path: Path, model: Any) -> None:
         self.path = path
-        self.format = FORMATS[path.name]
+        self.format = KERAS_SUFFIXES.get(path.suffix.lower(), "keras")
         self.model = model
         named_inputs = _keras_inputs(model)
         self.inputs = [_info(name, t.shape, str(t.dtype)) for name, t in named_inputs]
@@ -188,13 +189,18 @@ def find_model_file(bundle_dir: Path, where: str) -> Path:
 
 def load_model_file(bundle_dir: Path, where: str, device: str | None = None) -> ModelFile:
     """Load the bundle's model (safe mode for Keras files); every failure a one-line BundleError."""
+    return open_model_file(find_model_file(bundle_dir, where), where, device)
+
+
+def open_model_file(path: Path, where: str, device: str | None = None) -> ModelFile:
+    """Load a model from any path: a folder is a SavedModel, a file a Keras file (safe mode)."""
     import tensorflow as tf
 
-    path = find_model_file(bundle_dir, where)
     shown = _shown([path.name])[0]
+    saved_model = path.is_dir()
     try:
         with tf.device(device or "/CPU:0"):
-            if path.name == "saved_model":
+            if saved_model:
                 loaded = tf.saved_model.load(str(path))
             else:
                 import keras
@@ -204,7 +210,7 @@ def load_model_file(bundle_dir: Path, where: str, device: str | None = None) -> 
     except Exception as exc:  # Keras and TF raise many types for a bad file; all mean "cannot load"
         raise BundleError(f"{where}: {shown} cannot be loaded safely: {_one_line(exc)}") from None
     try:
-        if path.name == "saved_model":
+        if saved_model:
             model: ModelFile = SavedModelFile(path, loaded, where)
         else:
             model = KerasModelFile(path, loaded)

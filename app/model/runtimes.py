@@ -19,7 +19,7 @@ from app.model.onnx_runtime import (
     record_parity,
     recorded_parity,
 )
-from app.model.runtime import Device
+from app.model.runtime import Device, tensorflow_threads
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def build_inference(
             probe = probe_batch(bundle, rows)
             expected = compiled(probe)  # also builds the model, which the exporter needs
             path = export_cached(bundle, cache)
-        threads = settings.tf_intra_op_threads or max(1, settings.cpu_cores() // 2)
+        threads = tensorflow_threads(settings)[0]  # the same intra-op pool size as TensorFlow's
         onnx = OnnxModel(
             bundle,
             path,

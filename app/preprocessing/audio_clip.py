@@ -11,7 +11,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from app.errors import BundleError, UnprocessableInput, UnsupportedMediaType
+from app.errors import BundleError, UnprocessableInput
 from app.preprocessing.audio_header import (
     AudioLimits,
     check_frames_read,
@@ -19,7 +19,7 @@ from app.preprocessing.audio_header import (
     check_wav_data_size,
 )
 from app.preprocessing.base import ignore_size
-from app.preprocessing.formats import AUDIO_FORMATS, WAV, sniff
+from app.preprocessing.formats import AUDIO_FORMATS, WAV, sniff_upload
 from app.preprocessing.params import choice, number, positive_int
 from app.preprocessing.voiced import frame_rms, place_window, voiced_span
 
@@ -86,20 +86,7 @@ class AudioClip:
 
     def _samples(self, data: bytes) -> np.ndarray:
         """The upload's n_samples float32 samples at sample_rate: checked, decoded, fitted."""
-        if isinstance(data, str):
-            raise UnsupportedMediaType(
-                "audio: got text; send the file's bytes (a file part or {\"b64\": ...})",
-                field="audio",
-            )
-        if not data:
-            raise UnprocessableInput("audio: empty", field="audio")
-        fmt = sniff(data)
-        if fmt not in AUDIO_FORMATS:
-            raise UnsupportedMediaType(
-                f"audio: bytes are {fmt or 'not a recognised format'}; "
-                f"accepted: {', '.join(AUDIO_FORMATS)}",
-                field="audio",
-            )
+        fmt = sniff_upload(data, "audio", AUDIO_FORMATS)
         samples, rate = self._decode(data, fmt)
         return self._fit(samples, rate)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from app.errors import UnprocessableInput, UnsupportedMediaType
+
 # Names are the ones users see in errors and metadata.
 JPEG, PNG, WEBP, BMP = "JPEG", "PNG", "WebP", "BMP"
 WAV, FLAC, OGG, MP3 = "WAV", "FLAC", "OGG/Vorbis", "MP3"
@@ -45,3 +47,23 @@ def sniff(data: bytes) -> str | None:
     if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
         return "AIFF"
     return None
+
+
+def sniff_upload(data: bytes | str, modality: str, accepted: tuple[str, ...]) -> str:
+    """The format of one file upload, or the error refusing it: text (415), no bytes (422), a
+    format not in ``accepted`` (415, named)."""
+    if isinstance(data, str):
+        raise UnsupportedMediaType(
+            f'{modality}: got text; send the file\'s bytes (a file part or {{"b64": ...}})',
+            field=modality,
+        )
+    if not data:
+        raise UnprocessableInput(f"{modality}: empty", field=modality)
+    fmt = sniff(data)
+    if fmt not in accepted:
+        raise UnsupportedMediaType(
+            f"{modality}: bytes are {fmt or 'not a recognised format'}; "
+            f"accepted: {', '.join(accepted)}",
+            field=modality,
+        )
+    return fmt

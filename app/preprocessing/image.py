@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 from PIL import BmpImagePlugin, Image, ImageOps, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
 
-from app.errors import BundleError, UnprocessableInput, UnsupportedMediaType
+from app.errors import BundleError, UnprocessableInput
 from app.preprocessing.base import ignore_size
-from app.preprocessing.formats import BMP, IMAGE_FORMATS, JPEG, PNG, WEBP, sniff
+from app.preprocessing.formats import BMP, IMAGE_FORMATS, JPEG, PNG, WEBP, sniff_upload
 from app.preprocessing.image_scale import CAFFE_MEAN_BGR, scale_of, scale_pixels, standardisation
 from app.preprocessing.ink import content_square, flatten_light, survey
 from app.preprocessing.jpeg_header import jpeg_shortfall
@@ -133,20 +133,7 @@ class ImagePreprocessor:
 
     def __call__(self, data: bytes) -> np.ndarray:
         """The model's pixel tensor for one image file."""
-        if isinstance(data, str):
-            raise UnsupportedMediaType(
-                'image: got text; send the file\'s bytes (a file part or {"b64": ...})',
-                field="image",
-            )
-        if not data:
-            raise UnprocessableInput("image: empty", field="image")
-        fmt = sniff(data)
-        if fmt not in IMAGE_FORMATS:
-            raise UnsupportedMediaType(
-                f"image: bytes are {fmt or 'not a recognised format'}; "
-                f"accepted: {', '.join(IMAGE_FORMATS)}",
-                field="image",
-            )
+        fmt = sniff_upload(data, "image", IMAGE_FORMATS)
         try:
             image = self._decode(data, fmt)
             image = self._find_content(image)
