@@ -80,8 +80,8 @@ def _load_models(
 ) -> None:
     # Imported here: TensorFlow, Keras and the decoders take seconds to import, and the health
     # routes must answer meanwhile.
+    from app.model.device import configure_tensorflow
     from app.model.registry import ModelRegistry
-    from app.model.runtime import configure_tensorflow
 
     device = configure_tensorflow(settings)
     tensorflow_s = time.perf_counter() - started

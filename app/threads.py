@@ -9,7 +9,7 @@ point (gunicorn's config, ``wsgi.py``, ``python -m app``) goes through it. Each 
 already in the environment: ``OMP_NUM_THREADS=2 gunicorn ...`` gets 2.
 
 TensorFlow's and ONNX Runtime's pools are sized from the settings instead (``tf_intra_op_threads``,
-``tf_inter_op_threads``; see app/model/runtime.py). Nothing heavy is imported here at module level.
+``tf_inter_op_threads``; see app/model/device.py). Nothing heavy is imported here at module level.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def thread_pools(models: Iterable[object] = ()) -> dict[str, Any]:
         threading = sys.modules["tensorflow"].config.threading
         pools["tensorflow_intra_op"] = threading.get_intra_op_parallelism_threads()
         pools["tensorflow_inter_op"] = threading.get_inter_op_parallelism_threads()
-    # ONNX Runtime has a pool per session: one per model it runs (app/model/onnx_runtime.py).
+    # ONNX Runtime has a pool per session: one per model it runs (app/model/onnx_model.py).
     intra = sorted({m.intra_op_threads for m in models if hasattr(m, "intra_op_threads")})
     if intra:
         pools["onnxruntime_intra_op"] = intra[0] if len(intra) == 1 else intra

@@ -126,7 +126,7 @@ def _image(name: str, env: dict[str, str], log: Path, root: Path) -> servers.Ser
     helper (no Docker engine needed); the bundle folder is mounted as a user's would be."""
     import shutil
 
-    from tests.dockerfile import final_layout
+    from tests.support.dockerfile import final_layout
 
     shutil.rmtree(root, ignore_errors=True)
     layout = final_layout(root)

@@ -34,9 +34,9 @@ def measure(repeats: int) -> dict[str, Any]:
     """Every row's (CPU ms, wall ms), and what ran each model."""
     import numpy as np
 
+    from app.model.backend import build_inference
     from app.model.bundle import load_bundle
-    from app.model.runtime import configure_tensorflow
-    from app.model.runtimes import build_inference
+    from app.model.device import configure_tensorflow
     from app.preprocessing import make_preprocessor
     from app.settings import load_settings
     from bench import build_bench_bundle as bench_bundle

@@ -95,7 +95,7 @@ def measure(
     if inter_op:
         tf.config.threading.set_inter_op_parallelism_threads(inter_op)
     from app.model.bundle import load_bundle
-    from app.model.inference import CompiledModel
+    from app.model.tf_model import CompiledModel
 
     workload = Workload.load(workload_dir)
     bundle = load_bundle(bundle_dir)

@@ -90,9 +90,9 @@ def measure(bundle_dir: Path, workload: Workload, *, repeats: int = DEFAULT_REPE
     from flask import Flask, jsonify
     from PIL import JpegImagePlugin
 
-    from app.api.parsing import parse_predict_request
+    from app.api.v1.parsing import parse_predict_request
+    from app.model.device import configure_tensorflow
     from app.model.registry import ModelRegistry
-    from app.model.runtime import configure_tensorflow
     from app.preprocessing import audio as audio_module
     from app.preprocessing.formats import sniff
     from app.settings import load_settings

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the image, run it as production would (read-only root, /tmp on a tmpfs), send the README's
 # first request, wait for Docker's health status, stop it, and print what each step took.
-# Needs a Docker engine; nothing in CI runs this (tests/test_image_command.py runs the image's
+# Needs a Docker engine; nothing in CI runs this (tests/deploy/test_image_command.py runs the image's
 # command without one).
 #
 #   bash deploy/docker-smoke.sh            # VARIANT=cuda (the default image)

@@ -11,7 +11,7 @@ from hypothesis import settings as hypothesis_settings
 
 from app import create_app
 from app.settings import BatchingSettings, load_settings
-from tests.bundles import build_model, bundle_yaml, write_bundle
+from tests.support.bundles import build_model, bundle_yaml, write_bundle
 
 # Property tests stay bounded in CI; HYPOTHESIS_PROFILE=long searches far longer locally.
 hypothesis_settings.register_profile("ci", max_examples=200, deadline=None, database=None)

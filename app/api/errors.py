@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
-from app.api.ratelimit import retry_after_s
+from app.api.security.ratelimit import retry_after_s
 from app.errors import RateLimited, ServiceError
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
 from app.api.errors import error_response
-from app.api.openapi import json_body, operation
-from app.api.schemas import Health, NotReady
+from app.api.openapi.document import json_body, operation
+from app.api.openapi.schemas import Health, NotReady
 from app.lifecycle import READY
 
 bp = Blueprint("health", __name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app
 
-from app.api.openapi import operation, raw_body
+from app.api.openapi.document import operation, raw_body
 
 bp = Blueprint("metrics", __name__)
 

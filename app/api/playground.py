@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Blueprint, send_from_directory
 from flask.typing import ResponseReturnValue
 
-from app.api.openapi import operation, raw_body
+from app.api.openapi.document import operation, raw_body
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "playground"
 # Everything the page loads comes from this server; blob: and data: hold the user's own uploads

@@ -65,8 +65,8 @@ def load_local(bundle_dir: Path, settings: Settings, *, warm_up: bool = True) ->
     with steps(LOAD_STEPS[0], len(LOAD_STEPS) if warm_up else 3) as progress:
         from app.model.batcher import DynamicBatcher
         from app.model.bundle import load_bundle
-        from app.model.inference import CompiledModel
-        from app.model.runtime import configure_tensorflow
+        from app.model.device import configure_tensorflow
+        from app.model.tf_model import CompiledModel
         from app.model.warmup import warm_up_preprocessors
 
         device = configure_tensorflow(settings)

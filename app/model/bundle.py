@@ -82,7 +82,6 @@ class PartSpec:
             features[spec.name] = value
         return features
 
-
     def _named(self, exc: ServiceError) -> ServiceError:
         """A preprocessor's error, about its modality, told about this part (``back: ...``)."""
         if self.name != self.modality and exc.field == self.modality:
@@ -274,5 +273,3 @@ def _part_specs(inputs: dict[str, InputSpec], where: str) -> dict[str, PartSpec]
             )
         parts[name] = PartSpec(name, modalities[0], tuple(specs))
     return parts
-
-

@@ -66,8 +66,7 @@ def _output_spec(tensor: TensorInfo, entry: Any, bundle_dir: Path, where: str) -
     shape = tensor.shape
     if len(shape) != 1 or shape[0] is None:
         raise BundleError(
-            f"{where}: a {kind} output must have shape (batch, n), "
-            f"the model has {(None, *shape)}"
+            f"{where}: a {kind} output must have shape (batch, n), the model has {(None, *shape)}"
         )
     units = int(shape[0])
     labels: tuple[str, ...] = ()

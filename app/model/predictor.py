@@ -12,8 +12,8 @@ import numpy as np
 from app.errors import BadRequest, DeadlineExceeded, MissingModality, UnknownPart
 from app.model.batcher import DynamicBatcher, Pending
 from app.model.bundle import Bundle, PartSpec
-from app.model.inference import CompiledModel
 from app.model.outputs import answer
+from app.model.tf_model import CompiledModel
 
 if TYPE_CHECKING:
     from app.observability.metrics import ModelMetrics
@@ -225,4 +225,3 @@ class Predictor:
             "inference": round(row.inference_ms, 3),
             "total": round((time.perf_counter() - started) * 1000.0, 3),
         }
-

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.errors import BundleError, NotFound
+from app.model.backend import build_inference
 from app.model.batcher import DynamicBatcher
 from app.model.bundle import STRING_DTYPE, load_bundle
+from app.model.device import Device
 from app.model.outputs import OutputSpec
 from app.model.predictor import Predictor
-from app.model.runtime import Device
-from app.model.runtimes import build_inference
 from app.model.warmup import warm_up_preprocessors
 from app.preprocessing.base import ignore_size
 from app.settings import Settings

@@ -60,7 +60,7 @@ def request_fields(route: str, model: str, response: Response, seconds: float) -
         "client": request.remote_addr,  # after ProxyFix: the client as the trusted proxies saw it
     }
     if "api_key_id" in g:
-        fields["api_key_id"] = g.api_key_id  # a one-way id, never the key (app/api/auth.py)
+        fields["api_key_id"] = g.api_key_id  # a one-way id, never the key (security/auth.py)
     if "timing_ms" in g:
         fields["timing_ms"] = g.timing_ms
     return fields

@@ -55,8 +55,7 @@ def check_header(
         _refuse(f"{fmt} with {subtype} samples is not accepted; accepted: {accepted}")
     if not limits.min_sample_rate <= rate <= limits.max_sample_rate:
         _refuse(
-            f"sample rate {rate} Hz is outside {limits.min_sample_rate}-"
-            f"{limits.max_sample_rate} Hz"
+            f"sample rate {rate} Hz is outside {limits.min_sample_rate}-{limits.max_sample_rate} Hz"
         )
     if not 1 <= channels <= limits.max_channels:
         _refuse(f"{channels} channels; accepted: 1 to {limits.max_channels}")

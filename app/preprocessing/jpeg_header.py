@@ -56,8 +56,7 @@ def _frame_header(data: bytes) -> tuple[int, int, list[tuple[int, int]]] | None:
             if count == 0 or start + 3 * count > len(data):
                 return None
             sampling = [
-                (data[start + 3 * i + 1] >> 4, data[start + 3 * i + 1] & 0x0F)
-                for i in range(count)
+                (data[start + 3 * i + 1] >> 4, data[start + 3 * i + 1] & 0x0F) for i in range(count)
             ]
             if any(h == 0 or v == 0 for h, v in sampling):
                 return None  # libjpeg refuses these itself

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from app.settings import load_settings
-from tests.deploy.balancer import COMPOSE_FILE, ROOT, find, one, parse_conf, seconds, size_bytes
+from tests.support.balancer import COMPOSE_FILE, ROOT, find, one, parse_conf, seconds, size_bytes
 
 STOP_MARGIN_S = 5
 

@@ -7,7 +7,7 @@ import copy
 import kubernetes_validate
 import pytest
 
-from tests.deploy.manifests import (
+from tests.support.manifests import (
     K8S_DIR,
     KSERVE_API,
     all_documents,

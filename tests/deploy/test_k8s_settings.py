@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from app.settings import load_settings
-from tests.deploy.manifests import (
+from tests.support.manifests import (
     K8S_DIR,
     container_env,
     container_port,

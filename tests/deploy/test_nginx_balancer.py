@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.deploy.balancer import Nginx, find, parse_conf
-from tests.media import image_bytes
-from tests.server import start_gunicorn, stop, wait_ready
+from tests.support.balancer import Nginx, find, parse_conf
+from tests.support.media import image_bytes
+from tests.support.server import start_gunicorn, stop, wait_ready
 
 CLIENTS = 6
 DRAIN_DELAY_S = 1.0

@@ -19,7 +19,7 @@ with atheris.instrument_imports(include=["app"]):
     from app.errors import ServiceError
     from app.preprocessing.formats import AUDIO_FORMATS, IMAGE_FORMATS, sniff
 
-from tests.hostile import corpus, preprocessors, seeds  # noqa: E402
+from tests.support.hostile import corpus, preprocessors, seeds  # noqa: E402
 
 _VOCAB_DIR = tempfile.TemporaryDirectory(prefix="fuzz-vocab-")
 PREPROCESSORS = preprocessors(Path(_VOCAB_DIR.name))

@@ -1,0 +1,1 @@
+"""The Open Inference Protocol (v2): routes, the tensor codec, and tensors run on a predictor."""
