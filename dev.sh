@@ -2,7 +2,8 @@
 # Set-up and everyday commands for a fresh clone; needs only python3.11 and the package registries.
 #   bash dev.sh serve   install into .venv and serve the bundled models on :8000
 #   bash dev.sh test    install the Debian packages the tests start (once, with apt-get), install
-#                       into .venv, lint, and run the whole test suite
+#                       into .venv, lint, and run the whole test suite (CI runs exactly this)
+#   bash dev.sh test -m "not slow"   the fast loop: the in-process unit tests only
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -62,6 +63,7 @@ case "${1:-}" in
         test_packages
         venv requirements-dev.txt
         .venv/bin/ruff check .
+        .venv/bin/ruff format --check .
         exec .venv/bin/python -m pytest "${@:2}"
         ;;
     *)

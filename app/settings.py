@@ -198,7 +198,7 @@ def _apply_env(values: dict[str, Any], environ: Mapping[str, str]) -> dict[str, 
         parsed = _parse(f.name, raw, hints[f.name])
         if isinstance(parsed, dict):
             # Environment pairs refine the YAML/default mapping instead of replacing it.
-            base = values.get(f.name, f.default_factory())  # type: ignore[misc]
+            base = values.get(f.name, f.default_factory())
             parsed = {**base, **parsed}
         values[f.name] = parsed
     batching_hints = typing.get_type_hints(BatchingSettings)

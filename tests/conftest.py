@@ -1,4 +1,4 @@
-"""Fixtures chain settings -> app -> client over tiny real bundles saved in a temp folder."""
+"""Markers by folder, and fixtures that chain settings -> app -> client over tiny real bundles."""
 
 from __future__ import annotations
 
@@ -17,6 +17,18 @@ from tests.support.bundles import build_model, bundle_yaml, write_bundle
 hypothesis_settings.register_profile("ci", max_examples=200, deadline=None, database=None)
 hypothesis_settings.register_profile("long", max_examples=20_000, deadline=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+TESTS = Path(__file__).resolve().parent
+# Every folder but unit/ starts real processes: its name is its marker, and all of them are slow.
+SLOW_FOLDERS = ("e2e", "browser", "deploy", "training", "bench", "fuzz")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.relative_to(TESTS).parts[0]
+        if folder in SLOW_FOLDERS:
+            item.add_marker(folder)
+            item.add_marker("slow")
 
 
 @pytest.fixture(scope="session")

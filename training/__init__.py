@@ -1,1 +1,1 @@
-"""Builds the data for, trains and evaluates the reference ``digits`` bundle (issue 3)."""
+"""Builds the data for, trains and evaluates the reference ``digits`` bundle."""

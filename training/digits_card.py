@@ -10,7 +10,7 @@ from training.digits_features import INPUTS
 
 TARGETS = {"image": 0.90, "audio": 0.95, "text": 0.95, "image+audio": 0.97,
            "image+audio+text": 0.99}  # fmt: skip
-# Issue 12: on real-world inputs each single modality >= 95%, fused >= 97.5%.
+# On real-world inputs each single modality >= 95%, fused >= 97.5%.
 REAL_WORLD_TARGETS = {"single": 0.95, "fused": 0.975}
 
 CARD = """\
@@ -43,7 +43,7 @@ single-modality cases {ece_single_before:.2%} → {ece_single:.2%}, fused cases
 ## Clean held-out accuracy
 
 The clean conditions of the same held-out set (image: clean scans and fonts; audio: clean; text:
-words and misspellings), comparable with the held-out set of the bundle before issue 12 (image
+words and misspellings), comparable with the held-out set of the earlier, clean-only bundle (image
 97.00%, audio 97.73%, text 98.20%). Combinations: {combos} random pairings of the same digit.
 `samples` is the same evaluation on the files committed in `tests/data/digits/` (real-world
 examples of each kind), which `python -m training.evaluate_digits models/digits/1` recomputes.

@@ -54,7 +54,7 @@ SPEC_AUGMENT_BANDS = 8  # a mask hides fewer than this many mel bands ...
 SPEC_AUGMENT_FRAMES = 20  # ... or frames (10 ms each)
 BATCH_SIZE = 64
 LEARNING_RATE = 2e-3
-# The clean held-out conditions: comparable with the held-out set of the bundle before issue 12.
+# The clean held-out conditions: comparable with the held-out set of the earlier, clean-only bundle.
 CLEAN = {"image": ("clean",), "audio": ("clean",), "text": ("words", "typos")}
 
 Pools = dict[str, tuple[np.ndarray, np.ndarray]]

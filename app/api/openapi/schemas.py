@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -112,39 +112,39 @@ class ModelMetadata(ModelSummary):
     outputs: list[OutputMetadata]
 
 
+@with_config(STRICT)
 class B64(TypedDict):
-    __pydantic_config__ = STRICT  # type: ignore[misc]
     b64: Annotated[str, Field(description="the file's bytes, base64-encoded", examples=[PNG_B64])]
 
 
+@with_config(STRICT)
 class PredictInstance(TypedDict):
     """One input: any subset of the model's modalities."""
 
-    __pydantic_config__ = STRICT  # type: ignore[misc]
     text: NotRequired[Annotated[str, Field(examples=["seven"])]]
     image: NotRequired[Annotated[B64, Field(description="JPEG, PNG, WebP or BMP bytes")]]
     audio: NotRequired[Annotated[B64, Field(description="WAV, FLAC, OGG/Vorbis or MP3 bytes")]]
 
 
+@with_config(STRICT)
 class PredictJson(PredictInstance):
     """One input as JSON, with top_k beside it."""
 
-    __pydantic_config__ = STRICT  # type: ignore[misc]
     top_k: NotRequired[PositiveInt]
 
 
+@with_config(STRICT)
 class PredictInstancesJson(TypedDict):
     """Several inputs at once; one prediction each, in order."""
 
-    __pydantic_config__ = STRICT  # type: ignore[misc]
     instances: Annotated[list[PredictInstance], Field(min_length=1)]
     top_k: NotRequired[PositiveInt]
 
 
+@with_config(STRICT)
 class PredictForm(TypedDict):
     """multipart/form-data, what curl -F sends. A file's format is told by its bytes."""
 
-    __pydantic_config__ = STRICT  # type: ignore[misc]
     text: NotRequired[
         Annotated[str, Field(description="a form field, or a plain-text file", examples=["seven"])]
     ]
@@ -153,10 +153,10 @@ class PredictForm(TypedDict):
     top_k: NotRequired[PositiveInt]
 
 
+@with_config(STRICT)
 class PredictUrlencoded(TypedDict):
     """application/x-www-form-urlencoded, what curl -d sends: text only (files need multipart)."""
 
-    __pydantic_config__ = STRICT  # type: ignore[misc]
     text: NotRequired[Annotated[str, Field(examples=["seven"])]]
     top_k: NotRequired[PositiveInt]
 

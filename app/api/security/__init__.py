@@ -17,7 +17,7 @@ def install_security(app: Flask, settings: Settings) -> None:
     if settings.trusted_proxies > 0:
         # Only the last N hops are believed: a client can prepend any X-Forwarded-For it likes.
         n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
     keys = ApiKeys(
         settings.api_keys, Path(settings.api_keys_file) if settings.api_keys_file else None
     )

@@ -1,4 +1,4 @@
-"""Audio options of issue 12 on real WAV files: energy trimming and a window on the voice."""
+"""Optional audio steps on real WAV files: energy trimming and a window on the voice."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The digits bundle's features are what they were before issue 12 added its (off) options.
+"""The digits bundle's features are what they were before the optional steps (off) were added.
 
-tests/data/preprocessing_defaults/ was written by the code of commit c2fa36a (before issue 12)
+tests/data/preprocessing_defaults/ was written by the code of commit c2fa36a (before those steps)
 from tests/data/digits of then; the files are kept in samples/, that bundle's bundle.yaml and
 vocabulary in bundle/, since the shipped bundle now uses the options. It holds a SHA-256 per image
 and text feature array (Pillow and element-wise numpy: bit-exact on any machine), and the audio

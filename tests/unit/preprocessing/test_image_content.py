@@ -1,4 +1,4 @@
-"""Image options of issue 12 on real drawn digits: polarity from the image, content crop."""
+"""Optional image steps on real drawn digits: polarity from the image, content crop."""
 
 from __future__ import annotations
 

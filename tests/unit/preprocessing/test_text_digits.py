@@ -1,4 +1,4 @@
-"""Text options of issue 12: Unicode decimal digits mapped to ASCII, punctuation folded."""
+"""Optional text steps: Unicode decimal digits mapped to ASCII, punctuation folded."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_every_digit_of_a_script_gets_the_ascii_digits_id(bundle_dir, script):
 
 def test_without_map_digits_script_digits_stay_unknown(bundle_dir):
     pre = make(bundle_dir)
-    assert pre("\u06f7")[0] == 1  # Persian 7 is OOV, as before issue 12
+    assert pre("\u06f7")[0] == 1  # Persian 7 is OOV without the folding
     assert pre("\uff17")[0] == VOCAB.index("7")  # fullwidth 7 was already 7 through NFKC
 
 

@@ -98,7 +98,7 @@ def test_health_routes_stay_open(keyed):
     assert keyed.get("/readyz").status_code == 200
     assert keyed.get("/v2/health/live").status_code == 200
     # Open paths skip auth whether or not a route exists there yet: 404, not 401.
-    assert keyed.get("/metrics").status_code == 200  # open, and served since issue 9
+    assert keyed.get("/metrics").status_code == 200  # open by default
 
 
 def test_open_paths_are_a_setting(make_app):

@@ -1,4 +1,4 @@
-"""A bundle declaring issue 12's preprocessing options, served through the Flask test client."""
+"""A bundle declaring the optional preprocessing steps, served through the Flask test client."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def client(settings, tmp_path_factory):
     inputs["image"]["params"].update(polarity="auto", crop="content", crop_margin=0.25)
     inputs["audio"]["params"].update(trim="energy", trim_db=30, window="voiced")
     inputs["text"]["params"].update(map_digits=True, fold_punctuation=True)
-    root = tmp_path_factory.mktemp("issue12-models")
+    root = tmp_path_factory.mktemp("options-models")
     write_bundle(root, "clean", 1, model=build_model(seed=2), spec=spec)
     app = create_app(
         dataclasses.replace(settings, models_dir=str(root), models=(), default_model="clean")
