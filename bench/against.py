@@ -1,7 +1,8 @@
 """A past commit of this repository, unpacked to serve beside the working tree in one bench run.
 
-Issue 11's targets are ratios against ``main`` as it was when the issue was filed: absolute figures
-move between machines and with whatever else runs, ratios measured in the same run do not.
+The targets against ``main`` (``bench.summary``) are ratios against ``main`` as it was before the
+second round of performance work: absolute figures move between machines and with whatever else
+runs, ratios measured in the same run do not.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from pathlib import Path
 
 from bench import servers
 
-# ``main`` when issue 11 (performance, round two) was filed: the reference its ratios are against.
-ISSUE_11_MAIN = "7e51cc2"
+# ``main`` before the second round of performance work (ONNX Runtime inference and a cheaper JPEG
+# decode among it): the commit the targets against main are ratios to.
+MAIN_BEFORE_TUNING = "7e51cc2"
 _DONE = ".unpacked"
 
 

@@ -22,9 +22,9 @@ IMAGE_SHAPE = (224, 224, 3)
 TEXT_LENGTH = 64
 VOCAB_SIZE = 4000
 LABELS = (
-    "speech", "music", "street", "nature", "vehicle",
-    "animal", "kitchen", "office", "crowd", "silence",
-)  # fmt: skip
+    *("speech", "music", "street", "nature", "vehicle"),
+    *("animal", "kitchen", "office", "crowd", "silence"),
+)
 AUDIO_PARAMS: dict[str, Any] = {
     "sample_rate": 16000,
     "duration_s": 3.0,

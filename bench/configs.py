@@ -19,9 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import report, servers
+from bench import servers
+from bench.bundle import BUNDLE_NAME, DEFAULT_CACHE, DEFAULT_RESULTS, PROCESS_ENV, ensure_bundle
 from bench.loadgen import Target, run_level
-from bench.run import BUNDLE_NAME, DEFAULT_CACHE, DEFAULT_RESULTS, PROCESS_ENV, build_bundle
+from bench.summary import peak as peak_level
 from bench.workload import make_workload
 
 # Name -> the MMS_* settings that make it; the first is the shipped default.
@@ -64,8 +65,7 @@ def replica_rss_mib(server: servers.Server) -> float:
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Every configuration's sweep and summary."""
     models_dir = args.cache_dir / "models"
-    if not (models_dir / BUNDLE_NAME / "1" / "model.keras").is_file():
-        build_bundle(models_dir, args.cache_dir / "logs" / "build.log")
+    ensure_bundle(models_dir, args.cache_dir / "logs" / "build.log")
     body, ctype = make_workload().multipart()
     base = {**PROCESS_ENV, "MMS_MODELS_DIR": str(models_dir), "MMS_DEFAULT_MODEL": BUNDLE_NAME}
     started: dict[str, tuple[servers.Server, dict]] = {}
@@ -122,11 +122,11 @@ def _dev_sh(name: str, env: dict[str, str], log: Path, _: Path) -> servers.Serve
 
 
 def _image(name: str, env: dict[str, str], log: Path, root: Path) -> servers.Server:
-    """The Dockerfile's CMD in its final stage's layout, laid out by the image-command test's
-    helper (no Docker engine needed); the bundle folder is mounted as a user's would be."""
+    """The Dockerfile's CMD in its final stage's layout (``bench.image_layout``, no Docker engine
+    needed); the bundle folder is mounted as a user's would be."""
     import shutil
 
-    from tests.support.dockerfile import final_layout
+    from bench.image_layout import final_layout
 
     shutil.rmtree(root, ignore_errors=True)
     layout = final_layout(root)
@@ -145,7 +145,7 @@ def _ready(port: int) -> bool:
 
 def summary(result: dict[str, Any]) -> dict[str, Any]:
     """Peak throughput, CPU per request at the peak, p50 at c=1, memory per replica."""
-    peak = report._peak(result["sweep"])
+    peak = peak_level(result["sweep"])
     first = result["sweep"][0]
     return {
         "peak_rps": peak["throughput_rps"],

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from bench.stages import _median_ms
+from bench.timing import median_ms
 from bench.workload import make_workload
 
 RESULTS = Path(__file__).parent / "results"
@@ -58,11 +58,11 @@ def measure(repeats: int) -> dict[str, Any]:
         raw = make_preprocessor(
             "text", {"tokenizer": "raw"}, bundle_dir=keras_dir, shape=(), dtype="string"
         )
-        rows["text: word vocabulary (64 ids)"] = _median_ms(lambda: word(text), repeats, thread)
-        rows["text: hf WordPiece tokenizer.json (3 tensors of 64)"] = _median_ms(
+        rows["text: word vocabulary (64 ids)"] = median_ms(lambda: word(text), repeats, thread)
+        rows["text: hf WordPiece tokenizer.json (3 tensors of 64)"] = median_ms(
             lambda: hf(text), repeats, thread
         )
-        rows["text: raw (the string itself)"] = _median_ms(lambda: raw(text), repeats, thread)
+        rows["text: raw (the string itself)"] = median_ms(lambda: raw(text), repeats, thread)
 
         audio_params = dict(bench_bundle.AUDIO_PARAMS)
         mfcc = make_preprocessor(
@@ -81,10 +81,10 @@ def measure(repeats: int) -> dict[str, Any]:
             dtype="float32",
         )
         audio = workload.audio
-        rows["audio: MFCC (decode, resample, features)"] = _median_ms(
+        rows["audio: MFCC (decode, resample, features)"] = median_ms(
             lambda: mfcc(audio), repeats, thread
         )
-        rows["audio: waveform (decode, resample, pad)"] = _median_ms(
+        rows["audio: waveform (decode, resample, pad)"] = median_ms(
             lambda: waveform(audio), repeats, thread
         )
 
@@ -111,10 +111,10 @@ def measure(repeats: int) -> dict[str, Any]:
                 many = {k: np.repeat(v, 16, axis=0) for k, v in one.items()}
                 key = f"{label} on {inference.runtime}"
                 runtimes[f"{label}, inference_runtime {runtime}"] = inference.runtime
-                rows[f"inference, batch 1: {key}"] = _median_ms(
+                rows[f"inference, batch 1: {key}"] = median_ms(
                     lambda c=compiled, b=one: c(b), repeats, process
                 )
-                per_batch = _median_ms(lambda c=compiled, b=many: c(b), repeats // 4, process)
+                per_batch = median_ms(lambda c=compiled, b=many: c(b), repeats // 4, process)
                 rows[f"inference per sample at batch 16: {key}"] = (
                     per_batch[0] / 16,
                     per_batch[1] / 16,

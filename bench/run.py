@@ -2,10 +2,10 @@
 
 ``python -m bench.run [--duration S] [--concurrency 1,2,4,...] [--soak] [--against REF]`` builds
 the bench bundle and workload; serves it with the working tree ("ours") and with commit REF
-("main", unpacked from git; default the ``main`` issue 11 is measured against), sweeping the two
-level by level, interleaved; then with the seed-style baseline; all with the same gunicorn config on
-free loopback ports. It measures the in-process pipeline limit and the per-stage costs, prints the
-table and ratios, and writes results under bench/results/.
+("main", unpacked from git; default ``against.MAIN_BEFORE_TUNING``), sweeping the two level by
+level, interleaved (``bench.sweep``); then with the seed-style baseline; all with the same gunicorn
+config on free loopback ports. It measures the in-process pipeline limit and the per-stage costs,
+prints the table and ratios, and writes results under bench/results/.
 """
 
 from __future__ import annotations
@@ -16,24 +16,23 @@ import os
 import platform
 import runpy
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from app.cli.progress import track
-from bench import against, report, servers, stages
-from bench.loadgen import Target, run_count, run_level
+from bench import against, live, report, servers, stages, stages_report, summary
+from bench.bundle import (
+    BUNDLE_NAME,
+    DEFAULT_CACHE,
+    DEFAULT_RESULTS,
+    PROCESS_ENV,
+    bundle_version_dir,
+    ensure_bundle,
+    run_logged,
+)
+from bench.sweep import bench_servers
 from bench.workload import make_workload
-
-BENCH_DIR = Path(__file__).resolve().parent
-DEFAULT_CACHE = BENCH_DIR / ".cache"
-DEFAULT_RESULTS = BENCH_DIR / "results"
-BUNDLE_NAME = "bench"
-# Beside a clean environment, only what the product's own start sets (dev.sh and the image quiet
-# TensorFlow's C++ log): thread pools are the service's business, as a user's plain start gets them.
-PROCESS_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -47,11 +46,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--soak-concurrency", type=int, default=8)
     parser.add_argument("--pipeline-duration", type=float, help="default: --duration")
     parser.add_argument("--batch", type=int, default=16, help="pipeline limit's batch size")
-    parser.add_argument("--stage-repeats", type=int, default=stages.DEFAULT_REPEATS,
-                        help="runs per stage of the per-stage cost table")  # fmt: skip
-    parser.add_argument("--against", default=against.ISSUE_11_MAIN, metavar="REF",
-                        help="also serve this commit, interleaved with ours ('' to skip); "
-                        "default: main when issue 11 was filed")  # fmt: skip
+    parser.add_argument(
+        "--stage-repeats",
+        type=int,
+        default=stages.DEFAULT_REPEATS,
+        help="runs per stage of the per-stage cost table",
+    )
+    parser.add_argument(
+        "--against",
+        default=against.MAIN_BEFORE_TUNING,
+        metavar="REF",
+        help="also serve this commit, interleaved with ours ('' to skip); "
+        "default: main before the second round of performance work",
+    )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the bench bundle")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
@@ -75,192 +82,30 @@ def gunicorn_settings() -> dict[str, Any]:
     return {key: conf.get(key) for key in ("workers", "threads", "worker_class", "keepalive")}
 
 
-def build_bundle(models_dir: Path, log_path: Path) -> float:
-    """Build the bench bundle in a subprocess (keeps TensorFlow out of the load generator)."""
-    started = time.monotonic()
-    _run_logged([sys.executable, "-m", "bench.build_bench_bundle", str(models_dir)], log_path)
-    return round(time.monotonic() - started, 2)
-
-
-def start_server(
-    name: str, args: argparse.Namespace, env: dict, body: bytes, ctype: str, root: Path
-) -> tuple[servers.Server, dict]:
-    """Start one server from ``root`` and time its cold start (process start to ready)."""
-    wsgi = "bench.baseline_app:app" if name == "baseline" else "wsgi:app"
-    log_path = args.cache_dir / "logs" / f"{name}.log"
-    if name == "baseline":
-        # One process, as the demos it stands for run: it has no warm-up, so a second worker
-        # would meet its first requests cold (librosa's JIT, Keras' tracing) inside a level.
-        env = {**env, "MMS_WORKERS": "1"}
-    server = servers.start_gunicorn(name, wsgi, env, log_path, root)
-    try:
-        if name == "baseline":  # it has no readiness route: ready is its first good answer
-
-            def probe(port: int) -> bool:
-                return _predict_probe(port, body, ctype)
-
-        else:
-
-            def probe(port: int) -> bool:
-                return _ready_probe(port) and servers.all_workers_ready(server)
-
-        cold_start = servers.wait_until(server, probe)
-    except BaseException:
-        servers.stop(server)
-        raise
-    print(f"[bench] {name}: ready after {cold_start:.1f} s (pid {server.pid})", flush=True)
-    result: dict[str, Any] = {
-        "wsgi": wsgi,
-        "root": str(root),
-        "master_pid": server.pid,
-        "cold_start_s": round(cold_start, 2),
-        "workers_ready": servers.snapshot(server),
-        "environment": {**servers.clean_environ(), **env},
-        "sweep": [],
-    }
-    return server, result
-
-
-def sweep_level(
-    name: str, server: servers.Server, result: dict, level: int, args: argparse.Namespace,
-    body: bytes, ctype: str,
-) -> None:  # fmt: skip
-    """One closed-loop concurrency level against ``server``, appended to its sweep."""
-    target = Target(servers.HOST, server.port, "/predict", body, ctype, parse_timing=True)
-    stats = run_level(target, level, args.duration, args.warmup, servers.cpu_counters(server))
-    cpu = stats["cpu_cores"]
-    cpu["other"] = round(max(0.0, cpu["machine"] - cpu["server"] - cpu["client"]), 3)
-    # CPU per answer: comparable across runs even when other processes take cores.
-    stats["server_cpu_ms_per_request"] = (
-        round(1000.0 * cpu["server"] / stats["throughput_rps"], 1)
-        if stats["throughput_rps"]
-        else None
-    )
-    result["sweep"].append(stats)
-    print(
-        f"[bench] {name} c={level}: {stats['throughput_rps']:.1f} req/s, "
-        f"p50 {stats['p50_ms']} ms, p99 {stats['p99_ms']} ms, errors {stats['errors']}, "
-        f"server {cpu['server']:.2f} cores, other {cpu['other']:.2f}",
-        flush=True,
-    )
-
-
-def finish_server(
-    name: str, server: servers.Server, result: dict, args: argparse.Namespace,
-    body: bytes, ctype: str,
-) -> None:  # fmt: skip
-    """What is read after the sweep: worker state, stage histograms and (ours) the soak."""
-    result["workers_after_sweep"] = servers.snapshot(server)
-    result["metrics_trace_lines"] = _trace_metrics(server.port)
-    if name == "ours":  # the stage histograms over the whole sweep, for the stage table
-        result["stage_metrics"] = stages.scrape_stage_metrics(server.port)
-        if args.soak:
-            target = Target(servers.HOST, server.port, "/predict", body, ctype, parse_timing=True)
-            result["soak"] = soak(server, target, args.soak_requests, args.soak_concurrency)
-
-
-def bench_servers(
-    roots: dict[str, Path], args: argparse.Namespace, env: dict, body: bytes, ctype: str
-) -> dict[str, dict]:
-    """Start each server in turn, then sweep them level by level, interleaved; always stop them.
-
-    Interleaving puts every level of each server in the same minute as the others', so a change
-    in what else the machine runs moves both sides of a ratio alike.
-    """
-    started: dict[str, tuple[servers.Server, dict]] = {}
-    try:
-        for name, root in roots.items():  # one at a time: cold starts do not compete
-            started[name] = start_server(name, args, env, body, ctype, root)
-        for level in track(args.levels, f"{', '.join(roots)}: concurrency levels"):
-            for name, (server, result) in started.items():
-                sweep_level(name, server, result, level, args, body, ctype)
-        for name, (server, result) in started.items():
-            finish_server(name, server, result, args, body, ctype)
-            # Logged by each worker once ready; read after the load, when every worker has.
-            result["thread_pools"] = servers.thread_pools(server)
-        return {name: result for name, (_, result) in started.items()}
-    finally:
-        for name, (server, _) in started.items():
-            print(f"[bench] {name}: stopped (exit {servers.stop(server)})", flush=True)
-
-
-def _ready_probe(port: int) -> bool:
-    return servers.request(port, "GET", "/readyz")[0] == 200
-
-
-def _predict_probe(port: int, body: bytes, ctype: str) -> bool:
-    return servers.request(port, "POST", "/predict", body, {"Content-Type": ctype})[0] == 200
-
-
-def _trace_metrics(port: int) -> list[str]:
-    """Lines of /metrics that mention tracing, if the service exposes any (it may not yet)."""
-    try:
-        status, text = servers.request(port, "GET", "/metrics")
-    except OSError:
-        return []
-    if status != 200:
-        return []
-    return [ln for ln in text.decode(errors="replace").splitlines() if "trac" in ln.lower()][:20]
-
-
-def soak(server: servers.Server, target: Target, total: int, concurrency: int) -> dict:
-    """``total`` requests at ``concurrency``; worker RSS before and after."""
-    before = servers.snapshot(server)
-    stats = run_count(target, concurrency, total)
-    after = servers.snapshot(server)
-    rss_before = sum(w["rss_mib"] or 0.0 for w in before.values())
-    rss_after = sum(w["rss_mib"] or 0.0 for w in after.values())
-    stats.update(
-        workers_before=before,
-        workers_after=after,
-        rss_before_mib=round(rss_before, 1),
-        rss_after_mib=round(rss_after, 1),
-        rss_growth=round((rss_after - rss_before) / rss_before, 4) if rss_before else None,
-    )
-    print(
-        f"[bench] soak: {stats['requests']} requests, {stats['errors']} errors, "
-        f"RSS {rss_before:.0f} -> {rss_after:.0f} MiB",
-        flush=True,
-    )
-    return stats
-
-
 def pipeline_limit(bundle_dir: Path, workload_dir: Path, args: argparse.Namespace) -> dict:
     """The in-process limit, measured in a fresh subprocess with nothing else of ours running."""
     out = args.cache_dir / "pipeline.json"
     command = [sys.executable, "-m", "bench.pipeline", str(bundle_dir), str(workload_dir)]
     command += ["--duration", str(args.pipeline_duration), "--warmup", str(min(args.warmup, 3.0))]
     command += ["--batch", str(args.batch), "--out", str(out)]
-    _run_logged(command, args.cache_dir / "logs" / "pipeline.log")
+    run_logged(command, args.cache_dir / "logs" / "pipeline.log")
     return json.loads(out.read_text())
 
 
 def stage_costs(bundle_dir: Path, workload_dir: Path, args: argparse.Namespace, ours: dict) -> dict:
     """The per-stage table: in-process stages beside ours at its peak (CPU, timing_ms, metrics)."""
     in_process = stages.measure_in_subprocess(
-        bundle_dir, workload_dir, args.cache_dir / "stages.json",
-        args.cache_dir / "logs" / "stages.log", args.stage_repeats,
-    )  # fmt: skip
-    peak = report._peak(ours["sweep"])
-    live = stages.live_figures(peak, ours.get("stage_metrics", {}))
-    section = {"in_process": in_process, "live": live}
-    stages.write(section, args.results_dir)
+        bundle_dir,
+        workload_dir,
+        args.cache_dir / "stages.json",
+        args.cache_dir / "logs" / "stages.log",
+        args.stage_repeats,
+    )
+    peak = summary.peak(ours["sweep"])
+    figures = live.live_figures(peak, ours.get("stage_metrics", {}))
+    section = {"in_process": in_process, "live": figures}
+    stages_report.write(section, args.results_dir)
     return section
-
-
-def _run_logged(command: list[str], log_path: Path) -> None:
-    """Run a Python helper with the servers' environment, its output into ``log_path``."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "wb") as log:
-        code = subprocess.run(
-            command,
-            cwd=servers.ROOT,
-            env={**servers.clean_environ(), **PROCESS_ENV},
-            stdout=log,
-            stderr=log,
-        ).returncode
-    if code:
-        raise RuntimeError(f"{' '.join(command[1:4])} failed ({code}):\n{servers.tail(log_path)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,20 +120,17 @@ def main(argv: list[str] | None = None) -> int:
     workload_dir = args.cache_dir / "workload"
     files = workload.save(workload_dir)
     body, ctype = workload.multipart()
-    bundle_dir = models_dir / BUNDLE_NAME / "1"
-    # A rebuilt model file (new save date inside) is a new model to the service: its first start
-    # exports it to ONNX again. Reusing the bundle measures the start a deployed model has.
-    if args.rebuild or not (bundle_dir / "model.keras").is_file():
+    bundle = bundle_version_dir(models_dir)
+    if args.rebuild or not (bundle / "model.keras").is_file():
         print(f"[bench] building the bench bundle into {models_dir}", flush=True)
-        build_s = build_bundle(models_dir, args.cache_dir / "logs" / "build.log")
     else:
-        print(f"[bench] reusing the bench bundle in {bundle_dir} (--rebuild builds it)", flush=True)
-        build_s = None
+        print(f"[bench] reusing the bench bundle in {bundle} (--rebuild builds it)", flush=True)
+    build_s = ensure_bundle(models_dir, args.cache_dir / "logs" / "build.log", rebuild=args.rebuild)
     env = {
         **PROCESS_ENV,
         "MMS_MODELS_DIR": str(models_dir),
         "MMS_DEFAULT_MODEL": BUNDLE_NAME,
-        "BENCH_BUNDLE_DIR": str(bundle_dir),
+        "BENCH_BUNDLE_DIR": str(bundle),
     }
     results: dict[str, Any] = {
         "meta": {
@@ -306,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             "text_words": len(workload.text.split()),
             "request_body_bytes": len(body),
         },
-        "bundle": {"path": str(bundle_dir), "build_s": build_s},
+        "bundle": {"path": str(bundle), "build_s": build_s},
         "servers": {},
     }
     if args.against:
@@ -320,17 +162,17 @@ def main(argv: list[str] | None = None) -> int:
         results["servers"] |= bench_servers({"ours": servers.ROOT}, args, env, body, ctype)
     results["servers"] |= bench_servers({"baseline": servers.ROOT}, args, env, body, ctype)
     print("[bench] measuring the pipeline limit", flush=True)
-    results["pipeline"] = pipeline_limit(bundle_dir, workload_dir, args)
+    results["pipeline"] = pipeline_limit(bundle, workload_dir, args)
     print("[bench] measuring the per-stage costs", flush=True)
-    results["stages"] = stage_costs(bundle_dir, workload_dir, args, results["servers"]["ours"])
+    results["stages"] = stage_costs(bundle, workload_dir, args, results["servers"]["ours"])
     results["meta"]["loadavg_end"] = os.getloadavg()
     results["meta"]["wall_s"] = round(time.time() - started, 1)
-    results["summary"] = report.summarize(results)
+    results["summary"] = summary.summarize(results)
     report.write_results(results, args.results_dir)
     print()
     print(report.text_table(results))
     print()
-    print(stages.markdown(results["stages"]))
+    print(stages_report.markdown(results["stages"]))
     written = [*results["files"].values(), *results["stages"]["files"].values()]
     print(f"\nresults: {', '.join(written)}")
     return 0

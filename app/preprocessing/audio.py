@@ -12,7 +12,6 @@ import scipy.signal
 
 from app.errors import BundleError
 from app.preprocessing.audio_clip import CLIP_PARAMS, AudioClip
-from app.preprocessing.audio_clip import _mixdown as _mixdown  # bench/stages.py times it here
 from app.preprocessing.params import check_known, choice, number, positive_int
 
 FEATURES = ("log_mel", "mfcc")

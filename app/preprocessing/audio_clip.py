@@ -87,11 +87,12 @@ class AudioClip:
     def _samples(self, data: bytes) -> np.ndarray:
         """The upload's n_samples float32 samples at sample_rate: checked, decoded, fitted."""
         fmt = sniff_upload(data, "audio", AUDIO_FORMATS)
-        samples, rate = self._decode(data, fmt)
-        return self._fit(samples, rate)
+        samples, rate = self.decode(data, fmt)
+        return self.fit(samples, rate)
 
-    def _decode(self, data: bytes, fmt: str) -> tuple[np.ndarray, int]:
-        """Mono float32 samples at the file's own rate: only as many as the clip needs."""
+    def decode(self, data: bytes, fmt: str) -> tuple[np.ndarray, int]:
+        """(Mono float32 samples at the file's own rate, that rate): only as many samples as the
+        clip needs, checked and mixed down; the first step of ``_samples``."""
         if fmt == WAV:
             check_wav_data_size(data)
         try:
@@ -119,7 +120,7 @@ class AudioClip:
             raise UnprocessableInput("audio: no samples", field="audio")
         # Float files may hold inf/NaN (inf - inf warns in the mixdown); the peak check refuses it.
         with np.errstate(all="ignore"):
-            mono = _mixdown(samples)
+            mono = mixdown(samples)
             peak = float(np.max(np.abs(mono)))
         if not peak <= MAX_SAMPLE_VALUE:  # also catches NaN
             raise UnprocessableInput(
@@ -127,8 +128,9 @@ class AudioClip:
             )
         return mono, rate
 
-    def _fit(self, samples: np.ndarray, rate: int) -> np.ndarray:
-        """Resample to the model's rate, then zero-pad or trim to exactly n_samples."""
+    def fit(self, samples: np.ndarray, rate: int) -> np.ndarray:
+        """Resample decoded samples to the model's rate, then zero-pad or trim (or window, with
+        trim 'energy') to exactly n_samples; the second step of ``_samples``."""
         if rate != self.sample_rate:
             samples = soxr.resample(samples, rate, self.sample_rate, quality=RESAMPLE_QUALITY)
         if self.trim == "energy":
@@ -167,8 +169,9 @@ class AudioClip:
         return described
 
 
-def _mixdown(samples: np.ndarray) -> np.ndarray:
-    """Mean over channels of (frames, channels) samples, as float32."""
+def mixdown(samples: np.ndarray) -> np.ndarray:
+    """Mean over channels of (frames, channels) samples, as float32 (what ``decode`` does to
+    multi-channel files)."""
     channels = samples.shape[1]
     if channels == 1:
         return samples[:, 0]

@@ -135,9 +135,9 @@ class ImagePreprocessor:
         """The model's pixel tensor for one image file."""
         fmt = sniff_upload(data, "image", IMAGE_FORMATS)
         try:
-            image = self._decode(data, fmt)
+            image = self.decode(data, fmt)
             image = self._find_content(image)
-            image = self._fit(image)
+            image = self.fit(image)
         except Image.DecompressionBombError:
             # Some plugins (animated WebP) check Pillow's own limit while reading the header.
             raise UnprocessableInput(
@@ -146,10 +146,11 @@ class ImagePreprocessor:
             ) from None
         except _DECODE_ERRORS as exc:
             raise UnprocessableInput(f"image: cannot decode {fmt}: {exc}", field="image") from None
-        return self._to_array(image)
+        return self.to_array(image)
 
-    def _decode(self, data: bytes, fmt: str) -> Image.Image:
-        """Header check, decode, EXIF orientation, and conversion to L or RGB."""
+    def decode(self, data: bytes, fmt: str) -> Image.Image:
+        """Header check, decode, EXIF orientation, and conversion to L or RGB: the first step of
+        ``__call__`` for an upload of format ``fmt`` (as sniffed), public for the bench."""
         image = _OPENERS[fmt](io.BytesIO(data))
         width, height = image.size
         if width * height > self.max_pixels:
@@ -227,8 +228,8 @@ class ImagePreprocessor:
         canvas.paste(image.crop(box), (box[0] - left, box[1] - top))
         return canvas
 
-    def _fit(self, image: Image.Image) -> Image.Image:
-        """Resize to the model's H x W with the bundle's policy."""
+    def fit(self, image: Image.Image) -> Image.Image:
+        """Resize to the model's H x W with the bundle's policy (a step of ``__call__``)."""
         size = (self.width, self.height)
         width, height = image.size
         if self.resize == "stretch":
@@ -249,7 +250,9 @@ class ImagePreprocessor:
         canvas.paste(image.resize(inner, self._resample), offset)
         return canvas
 
-    def _to_array(self, image: Image.Image) -> np.ndarray:
+    def to_array(self, image: Image.Image) -> np.ndarray:
+        """The model's tensor of a fitted image: inverted, scaled, laid out, cast (the last step
+        of ``__call__``)."""
         pixels = np.asarray(image, dtype=np.float32)
         if self._invert_output:
             pixels = 255.0 - pixels

@@ -1,11 +1,13 @@
-"""The per-stage cost table (bench.stages) on the tiny test bundle: every stage measured, and
-the stages add up to about what the whole Predictor.predict path costs measured the same way."""
+"""The per-stage cost table (bench.stages, rendered by bench.stages_report) on the tiny test
+bundle: every stage measured, and the stages add up to about what the whole Predictor.predict path
+costs measured the same way."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from bench import stages
+from bench.stages_report import STAGES, write
 from bench.workload import Workload, photo_jpeg, speech_wav
 
 REPEATS = 5
@@ -26,12 +28,12 @@ def tiny_workload() -> Workload:
 def test_every_stage_is_measured_and_adds_up_to_the_predict_path(models_dir: Path):
     result = stages.measure(models_dir / "tiny" / "1", tiny_workload(), repeats=REPEATS)
     measured = result["stages"]
-    assert set(measured) == {key for key, _, _ in stages.STAGES}
+    assert set(measured) == {key for key, _, _ in STAGES}
     for key, figures in measured.items():
         assert figures["cpu_ms"] > 0, key
         assert figures["wall_ms"] > 0, key
     # The predict path is one request alone: inference at batch 1, as the stages counted so.
-    counted = [key for key, _, summed in stages.STAGES if summed and key != "inference_max"]
+    counted = [key for key, _, summed in STAGES if summed and key != "inference_max"]
     total = sum(measured[key]["cpu_ms"] for key in counted) + measured["inference_b1"]["cpu_ms"]
     path = result["predict_path"]["cpu_ms"]
     assert path / SANE_FACTOR < total < path * SANE_FACTOR, (total, path, measured)
@@ -47,9 +49,9 @@ def test_table_and_chart_from_a_measurement(tmp_path: Path):
             "repeats": 1,
             "max_batch": 4,
             "loadavg": [0.5, 0.5, 0.5],
-            "stages": {key: {"cpu_ms": 1.0, "wall_ms": 1.5} for key, _, _ in stages.STAGES},
+            "stages": {key: {"cpu_ms": 1.0, "wall_ms": 1.5} for key, _, _ in STAGES},
             "predict_path": {"cpu_ms": 13.0, "wall_ms": 14.0},
-            "floors": {key: "f" for key, _, _ in stages.STAGES},
+            "floors": {key: "f" for key, _, _ in STAGES},
             "inference_per_batch": {"1": {"cpu_ms": 1.0}, "4": {"cpu_ms": 2.0}},
         },
         "live": {
@@ -60,9 +62,9 @@ def test_table_and_chart_from_a_measurement(tmp_path: Path):
             "metrics_means": {"mms_batch_size": {"mean": 2.0, "count": 10}},
         },
     }
-    files = stages.write(section, tmp_path)
+    files = write(section, tmp_path)
     table = Path(files["table"]).read_text()
-    summed = sum(1 for _, _, counted in stages.STAGES if counted)
+    summed = sum(1 for _, _, counted in STAGES if counted)
     assert f"| **in-process sum** | {summed:.2f} |" in table
     # A batch of 2 lies a third of the way from 1 row (1 ms) to 4 rows (2 ms): 4/3 ms, so the
     # model costs 2/3 ms per sample at the live mean batch instead of 1 ms at the max batch.
