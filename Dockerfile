@@ -4,7 +4,7 @@
 #   docker build --build-arg VARIANT=cpu -t mms:cpu .      # cpu: without them, for CPU-only hosts
 #   docker run --gpus all -p 8000:8000 mms      # GPU (NVIDIA driver + Container Toolkit on the host)
 #   docker run -p 8000:8000 mms:cpu             # CPU (the cuda image runs there too: MMS_DEVICE=auto)
-# See the README's "Docker" section; deploy/docker-smoke.sh builds, runs and checks either.
+# See docs/operations.md ("Docker image"); deploy/docker-smoke.sh builds, runs and checks either.
 # tests/deploy/test_dockerfile.py lints this file with hadolint; tests/deploy/test_image_command.py lays out
 # the final stage (its COPY, ENV and Python RUN lines) on the machine and runs its CMD.
 

@@ -60,7 +60,7 @@ HEADER = [
 
 
 def markdown_table(results: dict[str, Any]) -> str:
-    """The results table and ratios as Markdown, for the README."""
+    """The results table and ratios as Markdown, for bench/README.md."""
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
     return "\n".join(lines) + "\n\n" + "\n".join(f"- {line}" for line in ratio_lines(results))

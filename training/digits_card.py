@@ -176,25 +176,3 @@ def write(bundle_dir: Path, metrics: dict[str, Any]) -> None:
         **info,
     )
     (bundle_dir / "MODEL_CARD.md").write_text(text, encoding="utf-8")
-
-
-def robustness_summary(metrics: dict[str, Any]) -> str:
-    """A compact robustness table (one row per input, its conditions inline) for the README."""
-    real_world, calibration = metrics["real_world"], metrics["calibration"]
-    lines = ["| input | all conditions | by condition |", "| --- | --- | --- |"]
-    for name in INPUTS:
-        parts = [
-            f"{key.partition('/')[2]} {r['accuracy']:.1%}"
-            for key, r in real_world.items()
-            if key.startswith(f"{name}/")
-        ]
-        lines.append(f"| {name} alone | {real_world[name]['accuracy']:.2%} | {', '.join(parts)} |")
-    for key, r in real_world.items():
-        if "+" in key:
-            lines.append(f"| {key} | {r['accuracy']:.2%} | fused, {r['n']} same-digit pairings |")
-    lines.append(
-        f"\nCalibration error (ECE, {calibration['bins']} bins, all held-out cases): "
-        f"{calibration['all']['ece_uncalibrated']:.2%} before, {calibration['all']['ece']:.2%} "
-        f"after temperature scaling (T = {calibration['temperature']:.3f})."
-    )
-    return "\n".join(lines)

@@ -23,7 +23,7 @@ from tests.support.dockerfile import ROOT, ImageLayout, final_layout
 from tests.support.server import free_port, wait_ready
 
 SAMPLES = ROOT / "tests" / "data" / "digits"
-DOCKER_STOP_GRACE_S = 45  # docker stop -t 45, compose stop_grace_period: 45s (README "Docker")
+DOCKER_STOP_GRACE_S = 45  # docker stop -t 45, compose stop_grace_period: 45s (docs/operations.md)
 # Where a container may write (docker run --read-only --tmpfs /tmp; Kubernetes' emptyDir).
 WRITABLE = "tmp"
 

@@ -19,7 +19,7 @@ from tests.support.manifests import (
 # Model load + warm-up may take minutes on a GPU (CUDA start, kernel compilation, a large bundle).
 MIN_STARTUP_BUDGET_S = 300
 QUEUE_METRIC = "mms_queue_depth"
-# Measured RSS of a replica (docs/deployment.md): master + the bench bundle's worker after a soak.
+# Measured RSS of a replica (docs/operations.md): master + the bench bundle's worker after a soak.
 MEASURED_REPLICA_MIB = 61 + 1063
 MEBI = {"Mi": 1, "Gi": 1024}
 

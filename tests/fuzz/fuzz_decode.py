@@ -4,7 +4,7 @@ Any exception that is not a documented 4xx ServiceError is a crash. Run from the
 
     PYTHONPATH=. .venv/bin/python tests/fuzz/fuzz_decode.py -max_total_time=3600 CORPUS_DIR
 
-An empty CORPUS_DIR is seeded with real files of every accepted format (see README).
+An empty CORPUS_DIR is seeded with real files of every accepted format (see docs/security.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A short, bounded atheris run of the decode-path fuzz target; the README has the long run."""
+"""A short, bounded atheris run of the decode-path fuzz target (the long run: docs/security.md)."""
 
 from __future__ import annotations
 
