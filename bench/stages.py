@@ -143,12 +143,12 @@ def measure(bundle_dir: Path, workload: Workload, *, repeats: int = DEFAULT_REPE
         timed["inference_max"] = tuple(ms / max_batch for ms in by_batch[max_batch])
         output = {k: v[0] for k, v in compiled(batches[1]).items()}
         timed["postprocess"] = median_ms(
-            lambda: predictor._postprocess(output, TOP_K), repeats, thread
+            lambda: predictor.postprocess(output, TOP_K), repeats, thread
         )
         answer = {
             "request_id": "0" * 32,
             "model": {"name": bundle.name, "version": str(bundle.version)},
-            "outputs": predictor._postprocess(output, TOP_K),
+            "outputs": predictor.postprocess(output, TOP_K),
             "modalities": dict.fromkeys(pre, "provided"),
             "timing_ms": {"preprocess": 12.345, "queue": 0.123, "inference": 9.876, "total": 22.3},
         }

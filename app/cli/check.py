@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
 import yaml
 
 from app.cli.errors import EXIT_BAD_BUNDLE, fail
-from app.cli.local import LocalModel, load_local
+from app.cli.local import load_local
 from app.errors import BundleError, ServiceError
 from app.settings import load_settings
+
+if TYPE_CHECKING:
+    from app.model.served import ServedModel
 
 SAMPLE_TOP_K = 3
 MAX_MESSAGE = 800  # characters of a failure kept on its one line (TensorFlow's run to pages)
@@ -59,14 +62,16 @@ def check(bundle_dir: Path) -> None:
     click.echo(f"OK: {local.predictor.bundle.path} is a valid bundle", err=True)
 
 
-def signature(local: LocalModel) -> dict[str, Any]:
+def signature(local: ServedModel) -> dict[str, Any]:
     """The bundle's parts, inputs and outputs as a user reads them."""
     bundle = local.predictor.bundle
     return {
         "bundle": {"name": bundle.name, "version": bundle.version, "path": str(bundle.path)},
         "description": bundle.description,
         "model": {"file": bundle.model.path.name, "format": bundle.model.format},
-        "device": local.device,
+        "device": local.device.description,
+        "runtime": local.runtime,
+        **({"runtime_note": local.runtime_note} if local.runtime_note else {}),
         "parts": {
             name: {
                 "modality": part.modality,
@@ -103,7 +108,7 @@ def _output(out: Any) -> dict[str, Any]:
     return shown
 
 
-def _sample_prediction(local: LocalModel) -> dict[str, Any]:
+def _sample_prediction(local: ServedModel) -> dict[str, Any]:
     """The answer to warm-up's generated samples, one per part of the bundle."""
     from app.model.warmup import SAMPLES
 

@@ -1,29 +1,23 @@
-"""One bundle loaded in this process, behind the same Predictor the HTTP routes use."""
+"""One bundle loaded in this process as the service loads it, behind the same Predictor."""
 
 from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.cli.progress import advance, steps
 from app.errors import BundleError
-from app.model.predictor import Predictor
 from app.settings import BatchingSettings, Settings
 
+if TYPE_CHECKING:  # the model layer imports TensorFlow, which --help must not wait for
+    from app.model.served import ServedModel
+
+# TensorFlow's start, the served-model builder's LOAD_STAGES, then the warm-up.
 LOAD_STEPS = ("starting TensorFlow", "loading the bundle", "compiling", "warming up")
-
-
-@dataclass
-class LocalModel:
-    """A loaded bundle and its predictor; ``close`` stops its batching thread."""
-
-    predictor: Predictor
-    device: str
-
-    def close(self) -> None:
-        self.predictor.batcher.close()
+# One request at a time: a batch of one is the only bucket worth compiling.
+LOCAL_BATCHING = BatchingSettings(max_batch_size=1, max_delay_ms=0.0, max_queue_size=4)
 
 
 def quiet_tensorflow() -> None:
@@ -51,8 +45,12 @@ def resolve_bundle(path: Path, settings: Settings) -> Path:
     return path / name / str(version)
 
 
-def load_local(bundle_dir: Path, settings: Settings, *, warm_up: bool = True) -> LocalModel:
-    """Load, check and (optionally) warm up one bundle; raises BundleError naming what is wrong."""
+def load_local(bundle_dir: Path, settings: Settings, *, warm_up: bool = True) -> ServedModel:
+    """Load, check and (optionally) warm up one bundle; raises BundleError naming what is wrong.
+
+    The model is built as the service builds it (limits, runtime), one request at a time;
+    ``close`` it when done.
+    """
     bundle_dir = bundle_dir.resolve()
     if not bundle_dir.is_dir():
         raise BundleError(f"{bundle_dir} is not a folder")
@@ -62,35 +60,22 @@ def load_local(bundle_dir: Path, settings: Settings, *, warm_up: bool = True) ->
             "the version a positive integer"
         )
     quiet_tensorflow()
-    with steps(LOAD_STEPS[0], len(LOAD_STEPS) if warm_up else 3) as progress:
-        from app.model.batcher import DynamicBatcher
-        from app.model.bundle import load_bundle
+    total = len(LOAD_STEPS) if warm_up else len(LOAD_STEPS) - 1
+    with steps(LOAD_STEPS[0], total) as progress:
         from app.model.device import configure_tensorflow
-        from app.model.tf_model import CompiledModel
-        from app.model.warmup import warm_up_preprocessors
+        from app.model.served import load_served_model
 
         device = configure_tensorflow(settings)
-        advance(progress, LOAD_STEPS[1])
-        limits = {
-            "image": {"max_pixels": settings.max_image_pixels},
-            "audio": {"max_duration_s": settings.max_audio_seconds},
-        }
-        bundle = load_bundle(bundle_dir, limits=limits, device=device.tf_name)
-        advance(progress, LOAD_STEPS[2])
-        # One request at a time: a batch of one is the only bucket worth compiling.
-        batching = BatchingSettings(max_batch_size=1, max_delay_ms=0.0, max_queue_size=4)
-        compiled = CompiledModel(bundle, device=device.tf_name, max_batch_size=1)
+        served = load_served_model(
+            bundle_dir,
+            settings,
+            device,
+            batching=LOCAL_BATCHING,
+            preprocess_slots=threading.BoundedSemaphore(1),
+            on_stage=lambda stage: advance(progress, stage),
+        )
         if warm_up:
-            advance(progress, LOAD_STEPS[3])
-            warm_up_preprocessors(bundle)
-            compiled.warm_up()
+            advance(progress, LOAD_STEPS[-1])
+            served.warm_up()
         advance(progress)
-    batcher = DynamicBatcher(compiled, batching, name=f"cli-{bundle.name}-{bundle.version}")
-    predictor = Predictor(
-        bundle,
-        compiled,
-        batcher,
-        request_timeout_s=settings.request_timeout_s,
-        preprocess_slots=threading.BoundedSemaphore(1),
-    )
-    return LocalModel(predictor=predictor, device=device.description)
+    return served

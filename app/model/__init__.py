@@ -1,1 +1,1 @@
-"""The model side: bundles, their compiled models, the batcher, predictors, and the registry."""
+"""The model side: bundles, their runtimes, the batcher, predictors, served models, the registry."""

@@ -1,10 +1,12 @@
-"""One served model version: preprocess each instance, batch-infer, and shape the answer."""
+"""One model's request path under both protocols: preprocess, batch-infer, answer or raw rows."""
 
 from __future__ import annotations
 
 import threading
 import time
 from concurrent.futures import Executor
+from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,13 +15,27 @@ from app.errors import BadRequest, DeadlineExceeded, MissingModality, UnknownPar
 from app.model.batcher import DynamicBatcher, Pending
 from app.model.bundle import Bundle, PartSpec
 from app.model.outputs import answer
-from app.model.tf_model import CompiledModel
 
 if TYPE_CHECKING:
+    from app.model.onnx_model import OnnxModel
+    from app.model.tf_model import CompiledModel
     from app.observability.metrics import ModelMetrics
 
 Instance = dict[str, bytes | str]
 Outcome = tuple[dict[str, np.ndarray] | None, Exception | None]
+
+
+@dataclass(frozen=True)
+class _Ran:
+    """One request's samples through the model: their rows, outputs, parts and timing."""
+
+    rows: list[Pending]
+    outputs: list[dict[str, np.ndarray]]
+    modalities: list[dict[str, str]]
+    """Per sample, each part's "provided" or "missing"."""
+    started: float
+    slot_wait_ms: float
+    preprocess_ms: float
 
 
 class Predictor:
@@ -28,7 +44,7 @@ class Predictor:
     def __init__(
         self,
         bundle: Bundle,
-        compiled: CompiledModel,
+        compiled: CompiledModel | OnnxModel,
         batcher: DynamicBatcher,
         *,
         request_timeout_s: float,
@@ -62,47 +78,18 @@ class Predictor:
 
     def predict(self, instances: list[Instance], top_k: int) -> list[dict[str, Any]]:
         """One result per instance, in order; raises ServiceError subclasses for bad input."""
-        if self._metrics is None:
-            return self._predict(instances, top_k)
-        with self._metrics.in_flight():
-            return self._predict(instances, top_k)
-
-    def _predict(self, instances: list[Instance], top_k: int) -> list[dict[str, Any]]:
         if top_k < 1:
             raise BadRequest("top_k must be a positive integer", field="top_k")
-        started = time.perf_counter()
-        deadline = started + self._timeout
-        with self.batcher.incoming(len(instances)) as submit:
-            if not self._preprocess_slots.acquire(timeout=self._timeout):
-                raise self._late()
-            try:
-                slot_wait_ms = (time.perf_counter() - started) * 1000.0
-                prepared = [self._preprocess(instance) for instance in instances]
-            finally:
-                self._preprocess_slots.release()
-            preprocess_ms = (time.perf_counter() - started) * 1000.0 - slot_wait_ms
-            if time.perf_counter() > deadline:
-                raise self._late()
-            pending = [submit(features) for features, _ in prepared]
-        try:
-            outputs = [row.result(deadline - time.perf_counter()) for row in pending]
-        except BaseException:
-            # Nobody will read these rows any more: the batcher skips them instead of running them.
-            for row in pending:
-                row.cancel()
-            raise
-        results = []
-        for (_, modalities), row, output in zip(prepared, pending, outputs, strict=True):
-            results.append(
-                {
-                    "outputs": self._postprocess(output, top_k),
-                    "modalities": modalities,
-                    "timing_ms": self._timing(
-                        row, preprocess_ms / len(instances), slot_wait_ms, started
-                    ),
-                }
-            )
-        return results
+        ran = self._run(instances, [None] * len(instances))
+        preprocess_ms = ran.preprocess_ms / len(instances)
+        return [
+            {
+                "outputs": self.postprocess(output, top_k),
+                "modalities": modalities,
+                "timing_ms": self._timing(row, preprocess_ms, ran.slot_wait_ms, ran.started),
+            }
+            for modalities, row, output in zip(ran.modalities, ran.rows, ran.outputs, strict=True)
+        ]
 
     def infer(
         self, instances: list[Instance], features: list[dict[str, np.ndarray]]
@@ -114,29 +101,47 @@ class Predictor:
         the inputs left; what neither gives is filled as the bundle says. Same batcher, slots and
         deadline as ``predict``.
         """
-        deadline = time.perf_counter() + self._timeout
-        pending: list[Pending] = []
-        try:
-            with self.batcher.incoming(len(instances)) as submit:
-                if not self._preprocess_slots.acquire(timeout=self._timeout):
-                    raise self._late()
-                try:
-                    prepared = [
-                        self._preprocess(raw, given)[0]
-                        for raw, given in zip(instances, features, strict=True)
-                    ]
-                finally:
-                    self._preprocess_slots.release()
-                if time.perf_counter() > deadline:
-                    raise self._late()
-                for row in prepared:
-                    pending.append(submit(row))
-            return [row.result(deadline - time.perf_counter()) for row in pending]
-        except BaseException:
-            # Rows already queued (the queue may fill half-way) are skipped, not run for nobody.
-            for row in pending:
-                row.cancel()
-            raise
+        return self._run(instances, features).outputs
+
+    def _run(self, instances: list[Instance], features: list[dict[str, np.ndarray] | None]) -> _Ran:
+        """The request path under every protocol: a slot, preprocessing, the deadline, the batch."""
+        # Counted as in flight under either protocol, from admission to the last row's answer.
+        with self._metrics.in_flight() if self._metrics is not None else nullcontext():
+            started = time.perf_counter()
+            deadline = started + self._timeout
+            pending: list[Pending] = []
+            try:
+                with self.batcher.incoming(len(instances)) as submit:
+                    if not self._preprocess_slots.acquire(timeout=self._timeout):
+                        raise self._late()
+                    try:
+                        slot_wait_ms = (time.perf_counter() - started) * 1000.0
+                        prepared = [
+                            self._preprocess(raw, given)
+                            for raw, given in zip(instances, features, strict=True)
+                        ]
+                    finally:
+                        self._preprocess_slots.release()
+                    preprocess_ms = (time.perf_counter() - started) * 1000.0 - slot_wait_ms
+                    if time.perf_counter() > deadline:
+                        raise self._late()
+                    for row, _ in prepared:
+                        pending.append(submit(row))
+                outputs = [row.result(deadline - time.perf_counter()) for row in pending]
+            except BaseException:
+                # Nobody will read these rows any more (the queue may also fill half-way): the
+                # batcher skips them instead of running them.
+                for row in pending:
+                    row.cancel()
+                raise
+            return _Ran(
+                rows=pending,
+                outputs=outputs,
+                modalities=[modalities for _, modalities in prepared],
+                started=started,
+                slot_wait_ms=slot_wait_ms,
+                preprocess_ms=preprocess_ms,
+            )
 
     def _late(self) -> DeadlineExceeded:
         return DeadlineExceeded(
@@ -208,7 +213,8 @@ class Predictor:
             self._metrics.preprocessed(part.modality, time.perf_counter() - started, size)
         return value, None
 
-    def _postprocess(self, outputs: dict[str, np.ndarray], top_k: int) -> dict[str, Any]:
+    def postprocess(self, outputs: dict[str, np.ndarray], top_k: int) -> dict[str, Any]:
+        """One sample's output rows as the answer per output (labels and scores, values...)."""
         return {
             name: answer(spec, outputs[name].astype(np.float64), top_k)
             for name, spec in self.bundle.outputs.items()

@@ -9,8 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from app.numba_cache import SEED_ENV, seed_folder
 from tests.support.dockerfile import ROOT
+
+# Each test compiles kernels in fresh processes.
+pytestmark = pytest.mark.slow
 
 KERNELS = """
 from numba import njit
@@ -23,6 +28,7 @@ def add_one(x):
 RUN = """
 import json, sys
 import kernels
+
 kernels.add_one(int(sys.argv[1]) if sys.argv[1].isdigit() else float(sys.argv[1]))
 stats = kernels.add_one.stats
 print(json.dumps({"hits": sum(stats.cache_hits.values()),

@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from app.api.openapi.document import json_body, operation
 from app.api.openapi.schemas import ModelList, ModelMetadata
+from app.api.v1 import metadata
 from app.lifecycle import LOADING, Lifecycle
 
 bp = Blueprint("models", __name__)
@@ -23,7 +24,7 @@ def list_models() -> ResponseReturnValue:
     lifecycle = _lifecycle()
     registry = lifecycle.registry(ready=False)
     return jsonify(
-        models=registry.summary(ready=lifecycle.status != LOADING),
+        models=metadata.model_list(registry, ready=lifecycle.status != LOADING),
         default_model=registry.settings.default_model,
     )
 
@@ -38,6 +39,5 @@ def list_models() -> ResponseReturnValue:
 def model_metadata(name: str) -> ResponseReturnValue:
     """Inputs, outputs, versions and device of one model."""
     lifecycle = _lifecycle()
-    return jsonify(
-        lifecycle.registry(ready=False).describe(name, ready=lifecycle.status != LOADING)
-    )
+    registry = lifecycle.registry(ready=False)
+    return jsonify(metadata.model_metadata(registry, name, ready=lifecycle.status != LOADING))

@@ -70,6 +70,7 @@ def _check(bundle: Path) -> dict:
     return yaml.safe_load(result.stdout)
 
 
+@pytest.mark.slow  # saves and loads six models
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_init_bundle_then_check(exported, tmp_path, kind):
     bundle = tmp_path / "models" / kind / "1"
@@ -161,6 +162,7 @@ def test_two_photos_of_one_item(exported, tmp_path):
     }
 
 
+@pytest.mark.slow  # a process per model
 def test_check_as_a_user_runs_it(exported, tmp_path):
     """The whole path through ``python -m app``, for the model with everything inside."""
     bundle = tmp_path / "models" / "inside" / "1"

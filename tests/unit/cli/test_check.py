@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -11,6 +12,9 @@ from app.cli.check import check
 from tests.support.bundles import LABELS, TEXT_LENGTH, bundle_yaml, write_bundle
 from tests.support.cli import run_cli
 from tests.support.server import ROOT
+
+# Most tests run `python -m app check` as a process.
+pytestmark = pytest.mark.slow
 
 
 def test_check_the_reference_bundle():

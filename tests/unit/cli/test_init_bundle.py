@@ -15,6 +15,7 @@ from tests.support.bundles import LABELS, VOCAB
 from tests.support.cli import run_cli
 
 
+@pytest.mark.slow  # loads and warms a model
 def test_skeleton_loads_once_the_todos_are_filled(models_dir, tmp_path):
     model_file = tmp_path / "exported" / "model.keras"
     model_file.parent.mkdir()

@@ -5,8 +5,13 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from tests.support.cli import run_cli
 from tests.support.server import ROOT
+
+# Each test runs `python -m app predict` as a process.
+pytestmark = pytest.mark.slow
 
 SAMPLES = ROOT / "tests" / "data" / "digits"
 

@@ -7,9 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.support.server import ROOT, free_port, stop, wait_ready
+
+# Starts the service under gunicorn.
+pytestmark = pytest.mark.slow
 
 
 def test_serve_answers_readyz_and_stops_on_sigterm(models_dir, tmp_path):

@@ -128,6 +128,7 @@ def test_one_line_naming_the_bundle_and_both_sides(tmp_path, case):
         assert word in message
 
 
+@pytest.mark.slow  # starts gunicorn
 def test_gunicorn_stops_with_that_line_and_no_traceback(tmp_path):
     build, inputs, outputs, save_as, _ = CASES["string input without tokenizer raw"]
     path = _write(tmp_path / "models", build(), inputs, outputs, save_as)

@@ -117,6 +117,7 @@ def _close(got: dict, want: dict) -> None:
         np.testing.assert_allclose(np.asarray(got[name]), want[name], rtol=0, atol=TOLERANCE)
 
 
+@pytest.mark.slow  # saves three formats
 @pytest.mark.parametrize("kind", ["keras", "h5", "tf_keras_h5", "saved_model"])
 def test_every_format_answers_as_model_predict(saved, kind):
     import tensorflow as tf
@@ -142,6 +143,7 @@ def test_every_format_answers_as_model_predict(saved, kind):
         _close(got, tf_keras_predicted)
 
 
+@pytest.mark.slow  # the saved formats, tf-keras in a process
 @pytest.mark.parametrize("kind", ["tf_keras_h5", "saved_model"])
 def test_onnx_export_runs_on_onnx_runtime_with_the_same_outputs(saved, kind, tmp_path):
     import onnxruntime as ort
@@ -161,6 +163,7 @@ def test_onnx_export_runs_on_onnx_runtime_with_the_same_outputs(saved, kind, tmp
     _close(dict(zip(outputs, session.run(run, batch), strict=True)), want)
 
 
+@pytest.mark.slow  # tf-keras in a process
 @pytest.mark.parametrize("file_name", ["model.keras", "model.h5", "tf_keras model.h5"])
 def test_a_lambda_layer_is_refused(tmp_path, file_name):
     model = _build(lambda_layer=True)

@@ -156,6 +156,7 @@ print(json.dumps({"runtime": inference.runtime, "path": str(getattr(inference.mo
 """
 
 
+@pytest.mark.slow  # a process in its own mount namespace
 def test_a_read_only_cache_without_the_export_exports_to_the_temp_dir(models_dir, tmp_path):
     """As a mounted bundle in an image whose shipped cache is read-only: ONNX all the same."""
     import subprocess
