@@ -50,5 +50,5 @@ def index() -> ResponseReturnValue:
     parameters=[FILE_PARAMETER],
 )
 def playground_file(filename: str) -> ResponseReturnValue:
-    """The page's script and style sheet (any file of its folder; others are 404)."""
+    """The page's scripts and style sheet (any file of its folder; others are 404)."""
     return send_from_directory(STATIC, filename)

@@ -11,7 +11,9 @@ from app import create_app
 from app.api.playground import STATIC
 
 KEY = "k-playground-3e1d"
-ASSETS = ("playground.js", "playground.css")
+# The page's scripts in the order it loads them (playground.js first: the others use its state).
+SCRIPTS = ("playground.js", "parts.js", "answer.js")
+ASSETS = (*SCRIPTS, "playground.css")
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +34,13 @@ def test_page_and_assets_are_served(client):
     resp = _get(client, "/")
     assert resp.status_code == 200
     assert resp.mimetype == "text/html"
-    assert b'<script src="/playground/playground.js"' in resp.data
+    tags = re.findall(rb'<script src="/playground/([^"]+)" defer></script>', resp.data)
+    assert tags == [name.encode() for name in SCRIPTS]
     assert resp.headers["Content-Security-Policy"].startswith("default-src 'self'")
-    for name, mimetype in zip(ASSETS, ("text/javascript", "text/css"), strict=True):
+    for name in ASSETS:
         asset = _get(client, f"/playground/{name}")
         assert asset.status_code == 200, name
-        assert asset.mimetype == mimetype
+        assert asset.mimetype == ("text/css" if name.endswith(".css") else "text/javascript")
     assert _get(client, "/playground/nothing.js").status_code == 404
     assert client.post("/").status_code == 405
 
@@ -49,6 +52,10 @@ def test_page_is_open_when_api_keys_are_on(keyed):
     # ... while what the page calls still needs the key, which it sends as X-API-Key.
     assert keyed.get("/v1/models").status_code == 401
     assert keyed.get("/v1/models", headers={"X-API-Key": KEY}).status_code == 200
+
+
+def test_page_loads_every_script_of_its_folder():
+    assert sorted(path.name for path in STATIC.glob("*.js")) == sorted(SCRIPTS)
 
 
 def test_no_file_names_another_host():
