@@ -4,9 +4,12 @@ Needs the ``espeak-ng`` program (Debian/Ubuntu: ``apt-get install espeak-ng``) o
 data. Training clips are augmented the way users' recordings differ: voices, rates and pitches;
 white/pink/brown noise or babble (other speech, never a digit) at 0-20 dB SNR; reverberation;
 telephone band; gain -35..0 dBFS; clipping; silence up to 2 s either side; the digit inside a short
-phrase. Held out by source: the real-world test clips (one condition each, ``TEST_CONDITIONS``)
-come from voices (accents) in ``TEST_VOICES`` or voice variants that no training clip uses, at
-speaking speeds, phrases and babble sentences that training never uses.
+phrase. A modest extra share of training clips is said the way talkers differ most: slowly
+(down to 80 wpm), whispered, or fast. Held out by source: the real-world test clips (one condition
+each, ``TEST_CONDITIONS``) come from voices (accents) in ``TEST_VOICES`` or voice variants that no
+training clip uses, at speaking speeds, phrases and babble sentences that training never uses; the
+talker conditions (``TALKER_CONDITIONS``: slow, whispered, fast) are drawn after the others from
+their own random stream, so adding them left every earlier clip as it was.
 """
 
 from __future__ import annotations
@@ -30,6 +33,16 @@ TRAIN_VOICES = ("en-gb", "en-us", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-r
 TEST_VOICES = ("en-029", "en-gb-x-gbcwmd")
 TRAIN_SPEEDS = (120, 140, 160, 180, 200, 230, 260)  # words per minute
 TEST_SPEEDS = (130, 170, 215)
+MIN_ESPEAK_SPEED = 80  # espeak-ng says nothing slower: below it, speech is time-stretched
+# Talker conditions: slow and fast speech, whispering (espeak-ng's whisper variants; training
+# voices say them in training, only TEST_VOICES in the held-out "whispered" condition).
+TRAIN_SLOW_SPEEDS = (80, 90, 100, 110)
+TEST_SLOW_SPEEDS = (70, 75, 85)  # "slow_speech"
+TRAIN_FAST_SPEEDS = (280, 295, 310, 330)
+TEST_FAST_SPEEDS = (300, 320, 340)  # "fast_speech"
+WHISPER_VARIANTS = ("whisper", "whisperf")
+# Extra training clips per (training voice, digit), random training augmentation on top.
+TALKER_CLIPS_PER_VOICE_DIGIT = {"slow": 20, "whispered": 20, "fast": 8}
 HELD_OUT_VARIANT_EVERY = 4  # every 4th variant (sorted by name) is held out
 TRAIN_CLIPS_PER_VOICE_DIGIT = 200  # random train variants per (voice, digit)
 HARD_CLIPS_PER_VOICE_DIGIT = 200  # more, in babble or noise or a random phrase (condition "hard")
@@ -89,10 +102,12 @@ BABBLE_VOICES = {
     "test": ("en-029+f3", "en-gb-x-gbcwmd+m5", "en-us+klatt", "en-gb+croak"),
 }  # fmt: skip
 # Real-world held-out conditions, each with test_clips_per_digit() clips per digit.
-TEST_CONDITIONS = (
+RECORDING_CONDITIONS = (
     "clean", "late_start", "in_phrase", "babble_5_10db", "noise_5_10db", "reverb", "telephone",
     "quiet_-35dbfs", "clipped",
 )  # fmt: skip
+TALKER_CONDITIONS = ("slow_speech", "whispered", "fast_speech")  # recorded as "clean" is
+TEST_CONDITIONS = RECORDING_CONDITIONS + TALKER_CONDITIONS
 # Clips with no digit at all (babble or noise only): the corruption that replaces a modality.
 NOISE_ONLY_CLIPS = {"train": 300, "test": 100}
 
@@ -167,7 +182,7 @@ def plan_clips(seed: int, scale: float = 1.0) -> list[Clip]:
     sources = [(v, w) for v in TEST_VOICES for w in [""] + names]
     sources += [(v, w) for v in TRAIN_VOICES for w in sorted(held_out)]
     per_condition = max(1, round(test_clips_per_digit() * scale))
-    for condition in TEST_CONDITIONS:
+    for condition in RECORDING_CONDITIONS:
         for digit in range(10):
             for i in rng.choice(len(sources), per_condition, replace=False):
                 add("test", digit, *sources[i], TEST_SPEEDS, condition)
@@ -180,6 +195,51 @@ def plan_clips(seed: int, scale: float = 1.0) -> list[Clip]:
         for digit in range(10):
             for _ in range(max(1, round(HARD_CLIPS_PER_VOICE_DIGIT * scale))):
                 add("train", digit, voice, str(rng.choice(train_variants)), TRAIN_SPEEDS, "hard")
+    clips += talker_test_clips(seed, scale, start=len(clips))
+    # The talker share of training, from a stream of its own (training voices only).
+    rng = np.random.default_rng([seed, 4])
+    talker = {
+        "slow": (train_variants, TRAIN_SLOW_SPEEDS),
+        "whispered": (list(WHISPER_VARIANTS), TRAIN_SPEEDS),
+        "fast": (train_variants, TRAIN_FAST_SPEEDS),
+    }
+    for kind, count in TALKER_CLIPS_PER_VOICE_DIGIT.items():
+        kind_variants, speeds = talker[kind]
+        for voice in TRAIN_VOICES:
+            for digit in range(10):
+                for _ in range(max(1, round(count * scale))):
+                    add("train", digit, voice, str(rng.choice(kind_variants)), speeds, "train")
+    return clips
+
+
+def talker_test_clips(seed: int, scale: float = 1.0, start: int = 0) -> list[Clip]:
+    """The held-out clips of TALKER_CONDITIONS, their seeds counted from ``start`` (where
+    ``plan_clips`` puts them). Slow and fast speech: held-out sources at TEST_SLOW_SPEEDS and
+    TEST_FAST_SPEEDS; whispered: TEST_VOICES with WHISPER_VARIANTS."""
+    rng = np.random.default_rng([seed, 3])
+    names = variants()
+    held_out = held_out_variants(names)
+    sources = [(v, w) for v in TEST_VOICES for w in [""] + names]
+    sources += [(v, w) for v in TRAIN_VOICES for w in sorted(held_out)]
+    whisper = [(v, w) for v in TEST_VOICES for w in WHISPER_VARIANTS]
+    plan = {
+        "slow_speech": (sources, TEST_SLOW_SPEEDS),
+        "whispered": (whisper, TEST_SPEEDS),
+        "fast_speech": (sources, TEST_FAST_SPEEDS),
+    }
+    per_condition = max(1, round(test_clips_per_digit() * scale))
+    clips: list[Clip] = []
+    for condition in TALKER_CONDITIONS:
+        condition_sources, speeds = plan[condition]
+        for digit in range(10):
+            # Few whisper sources: they repeat, at other speeds and pitches.
+            replace = len(condition_sources) < per_condition
+            for i in rng.choice(len(condition_sources), per_condition, replace=replace):
+                voice, variant = condition_sources[i]
+                speed, pitch = int(rng.choice(speeds)), int(rng.integers(20, 81))
+                seed_ = start + len(clips)
+                clip = Clip("test", digit, voice, variant, speed, pitch, seed_, condition)
+                clips.append(clip)
     return clips
 
 
@@ -189,14 +249,21 @@ def test_clips_per_digit() -> int:
 
 
 def _speak(voice: str, speed: int, pitch: int, text: str, workdir: Path) -> np.ndarray:
-    """espeak-ng's rendition of ``text`` at RATE, silence trimmed."""
+    """espeak-ng's rendition of ``text`` at RATE, silence trimmed.
+
+    Below MIN_ESPEAK_SPEED wpm (espeak-ng's slowest) it is said at that speed and time-stretched,
+    pitch kept, to ``speed``.
+    """
     out = workdir / "say.wav"
+    said = str(max(speed, MIN_ESPEAK_SPEED))
     subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(out), text],
+        ["espeak-ng", "-v", voice, "-s", said, "-p", str(pitch), "-w", str(out), text],
         check=True, capture_output=True,
     )  # fmt: skip
     samples, rate = sf.read(out, dtype="float32")
     speech, _ = librosa.effects.trim(samples, top_db=40)
+    if speed < MIN_ESPEAK_SPEED:
+        speech = librosa.effects.time_stretch(speech, rate=speed / MIN_ESPEAK_SPEED)
     return soxr.resample(speech, rate, RATE)
 
 
@@ -336,7 +403,12 @@ def render(clip: Clip) -> bytes:
             speech = soxr.resample(speech, RATE * stretch, RATE)
             if len(speech) <= MAX_SPEECH_S * RATE or speed > 400:
                 break
-            speed += 30  # a slow variant or long phrase overran the window: say it faster
+            # A slow variant or long phrase overran the window: say it faster. Slow speech (below
+            # every training speed) only as much faster as it needs to fit, so it stays slow.
+            if speed < TRAIN_SPEEDS[0]:
+                speed = max(speed + 5, int(speed * len(speech) / (MAX_SPEECH_S * RATE)))
+            else:
+                speed += 30
     speech = speech[: int(MAX_SPEECH_S * RATE)] / max(float(np.abs(speech).max()), 1e-6)
     lead, tail = (np.zeros(int(aug[k] * RATE), np.float32) for k in ("lead_s", "tail_s"))
     audio = np.concatenate([lead, speech, tail]).astype(np.float32)

@@ -6,7 +6,10 @@ every face of the font families in ``HELD_OUT_FAMILIES``. Files look like what u
 scans (dark on light, or light on dark as MNIST), and photos: a digit small and off-centre in a
 large frame, in coloured ink on tinted noisy paper, unevenly lit, in perspective, blurred,
 JPEG-compressed. The real-world held-out set has one such condition per image
-(``TEST_CONDITIONS``).
+(``TEST_CONDITIONS``). Scenes put other things on the page (``SCENE_CONDITIONS``: a small digit
+on a busy page, a form box or cell, a circle, ruled paper, low light); their held-out images come
+last in the plan from a stream of their own, so the images above are as they were, and training
+gets scenes of the same kinds drawn with other templates (``BOX_TEMPLATES``, ``LETTER_FACES``).
 """
 
 from __future__ import annotations
@@ -236,6 +239,12 @@ def render_page(ink: np.ndarray, spec: dict, rng: np.random.Generator) -> tuple[
     if spec["inverted"]:
         paper, colour = 1 - paper, 1 - colour
     page = paper * (1 - canvas) + colour * canvas
+    return _photograph(page, spec, rng)
+
+
+def _photograph(page: np.ndarray, spec: dict, rng: np.random.Generator) -> tuple[bytes, str]:
+    """An (H, W, 3) page in [0, 1] lit, noised, blurred and encoded as ``spec`` says."""
+    height, width = page.shape[:2]
     if spec["light"]:
         yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
         angle = rng.uniform(0, 2 * np.pi)
@@ -282,7 +291,7 @@ class Picture:
     source: str  # "sklearn", "font:FAMILY", a test condition, or "noise_only"
     name: str
     glyph: tuple  # ("sklearn", row) | ("font", path, digit) | ("blank",)
-    condition: str  # "train" or one of TEST_CONDITIONS
+    condition: str  # "train", "train_" + a scene condition, or one of TEST_CONDITIONS or scenes
     seed: int
 
 
@@ -300,6 +309,7 @@ def plan_images(seed: int, scale: float = 1.0) -> list[Picture]:
     step = max(1, round(1 / scale))
     plan: list[Picture] = []
     held_out: list[tuple[int, tuple, str]] = []
+    training: list[tuple[int, tuple, str, str]] = []  # digit, glyph, source, name
 
     def add(split: str, digit: int, source: str, name: str, glyph: tuple, condition: str) -> None:
         plan.append(
@@ -310,6 +320,7 @@ def plan_images(seed: int, scale: float = 1.0) -> list[Picture]:
         if i >= first_test:
             held_out.append((digit, ("sklearn", i), f"scan{i:04d}"))
         elif i % step == 0:
+            training.append((digit, ("sklearn", i), "sklearn", f"scan{i:04d}"))
             for k in range(SKLEARN_AUGMENTS):
                 split = "val" if rng.random() < VAL_FRACTION else "train"
                 add(split, digit, "sklearn", f"scan{i:04d}_{k}", ("sklearn", i), "train")
@@ -319,6 +330,7 @@ def plan_images(seed: int, scale: float = 1.0) -> list[Picture]:
             if family in HELD_OUT_FAMILIES:
                 held_out.append((digit, glyph, f"{path.stem}_{digit}"))
             elif f % step == 0:
+                training.append((digit, glyph, f"font:{family}", f"{path.stem}_{digit}"))
                 for k in range(FONT_AUGMENTS):
                     split = "val" if rng.random() < VAL_FRACTION else "train"
                     add(split, digit, f"font:{family}", f"{path.stem}_{digit}_{k}", glyph, "train")
@@ -332,6 +344,18 @@ def plan_images(seed: int, scale: float = 1.0) -> list[Picture]:
     for split, count in NOISE_ONLY_IMAGES.items():
         for k in range(max(2, round(count * scale))):
             add(split, -1, "noise_only", f"blank_{k}", ("blank",), "train")
+    # Scenes last, from their own stream: every image above stays as it was before they came.
+    scene_rng = np.random.default_rng([seed, 1])
+    for condition in SCENE_CONDITIONS:
+        for digit in range(10):
+            mine = [h for h in held_out if h[0] == digit]
+            for j in scene_rng.choice(len(mine), per_digit, replace=False):
+                _, glyph, name = mine[j]
+                add("test", digit, condition, f"{condition}_{name}_{j}", glyph, condition)
+    for n, (digit, glyph, source, name) in enumerate(training[::SCENE_TRAIN_EVERY]):
+        split = "val" if scene_rng.random() < VAL_FRACTION else "train"
+        kind = SCENE_KINDS_TRAIN[n % len(SCENE_KINDS_TRAIN)]
+        add(split, digit, source, f"{name}_{kind}", glyph, f"train_{kind}")
     return plan
 
 
@@ -347,6 +371,10 @@ def draw(picture: Picture) -> tuple[bytes, str]:
             ink = _as_scan(ink)
     else:
         ink = _blank(rng)
+    if picture.condition.startswith("train_"):  # a training scene
+        return _scene(augment(ink, rng, 1.0), picture.condition[6:], rng, "train")
+    if picture.condition in SCENE_CONDITIONS:
+        return _scene(augment(ink, rng, 0.5), picture.condition, rng, "test")
     strength = 1.0 if picture.condition == "train" else 0.5
     return render_page(augment(ink, rng, strength), _page_spec(picture.condition, rng), rng)
 
@@ -356,3 +384,234 @@ def _sklearn_images() -> np.ndarray:
     from sklearn.datasets import load_digits
 
     return load_digits().images
+
+
+# Scenes: the digit among other things on the page. Held-out conditions (their own stream of
+# seeds, after every other image of the plan, so the earlier images stay as they were) and a
+# training augmentation of the same kinds drawn with other templates: other form layouts, other
+# distractor lettering (OpenCV's Hershey faces, split between the two), other frames.
+SCENE_CONDITIONS = ("busy_page", "boxed", "circled", "ruled_paper", "low_light")
+SCENE_TRAIN_EVERY = 2  # one training scene per this many training glyph sources
+SCENE_KINDS_TRAIN = ("busy_page", "boxed", "circled", "ruled_paper", "low_light")
+BOX_TEMPLATES = {"test": ("box", "cells", "comb"), "train": ("box", "cells", "double")}
+LETTER_FACES = {
+    "test": ("script_simplex", "complex", "plain"),
+    "train": ("simplex", "duplex", "triplex"),
+}
+LETTERS = "abcdefghijkmnprstuvwxyzACEFHKLMNPRTUVWXY"  # no letters that pass for digits
+
+
+def _glyph_box(ink: np.ndarray) -> np.ndarray:
+    """The ink map cropped to its ink."""
+    rows, cols = np.flatnonzero(ink.max(axis=1) > 0.1), np.flatnonzero(ink.max(axis=0) > 0.1)
+    if rows.size == 0:
+        return ink
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def _paste(canvas: np.ndarray, ink: np.ndarray, height: int, left: int, top: int) -> tuple:
+    """The glyph scaled to ``height`` pixels at (left, top) of ``canvas``; returns its box."""
+    glyph = _glyph_box(ink)
+    scale = height / glyph.shape[0]
+    w, h = max(1, round(glyph.shape[1] * scale)), max(1, round(glyph.shape[0] * scale))
+    big = np.asarray(Image.fromarray(glyph, mode="F").resize((w, h), Image.Resampling.BILINEAR))
+    h, w = min(h, canvas.shape[0] - top), min(w, canvas.shape[1] - left)
+    region = canvas[top : top + h, left : left + w]
+    np.maximum(region, big[:h, :w], out=region)
+    return left, top, left + w, top + h
+
+
+def _hershey(name: str) -> int:
+    import cv2
+
+    return getattr(cv2, f"FONT_HERSHEY_{name.upper()}")
+
+
+def _clutter(
+    canvas: np.ndarray, avoid: tuple, unit: float, rng: np.random.Generator, split: str
+) -> None:
+    """Words, lines, shapes and ticks drawn on ``canvas`` around (never on) the ``avoid`` box."""
+    import cv2
+
+    height, width = canvas.shape
+    pad = 0.5 * unit
+    keep_out = (avoid[0] - pad, avoid[1] - pad, avoid[2] + pad, avoid[3] + pad)
+    faces = LETTER_FACES[split]
+    thick = max(1, round(unit * rng.uniform(0.05, 0.12)))  # the pen of the digit, or a finer one
+
+    def clear(box: tuple) -> bool:
+        return (box[2] < keep_out[0] or box[0] > keep_out[2] or box[3] < keep_out[1]
+                or box[1] > keep_out[3]) and box[0] >= 0 and box[1] >= 0 and box[2] < width \
+            and box[3] < height  # fmt: skip
+
+    layer = np.zeros((height, width), np.uint8)
+    for _ in range(int(rng.integers(4, 10))):  # words, smaller than the digit
+        word = "".join(rng.choice(list(LETTERS), int(rng.integers(2, 7))))
+        face = _hershey(faces[int(rng.integers(len(faces)))])
+        size = rng.uniform(0.3, 0.6) * unit
+        scale = size / cv2.getTextSize("x", face, 1.0, 1)[0][1] * 0.7
+        (tw, th), _ = cv2.getTextSize(word, face, scale, thick)
+        for _ in range(20):
+            x, y = int(rng.integers(0, max(1, width - tw))), int(rng.integers(th, height))
+            if clear((x, y - th - thick, x + tw, y + thick + th // 2)):
+                cv2.putText(layer, word, (x, y), face, scale, 255, thick, cv2.LINE_AA)
+                break
+    for _ in range(int(rng.integers(1, 4))):  # long lines, roughly straight
+        for _ in range(20):
+            if rng.random() < 0.7:
+                y = int(rng.integers(0, height))
+                x0, x1 = sorted(rng.integers(0, width, 2))
+                dy = int(rng.integers(-3, 4))
+                box = (x0, min(y, y + dy) - thick, x1, max(y, y + dy) + thick)
+                ends = ((int(x0), y), (int(x1), y + dy))
+            else:
+                x = int(rng.integers(0, width))
+                y0, y1 = sorted(rng.integers(0, height, 2))
+                box, ends = (x - thick, y0, x + thick, y1), ((x, int(y0)), (x, int(y1)))
+            if box[2] - box[0] + box[3] - box[1] > 3 * unit and clear(box):
+                cv2.line(layer, *ends, 255, thick, cv2.LINE_AA)
+                break
+    for _ in range(int(rng.integers(1, 4))):  # shapes: boxes, ellipses, arrows
+        size = rng.uniform(1.0, 3.0) * unit
+        for _ in range(20):
+            x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+            box = (x, y, x + int(size * rng.uniform(0.6, 1.6)), y + int(size))
+            if clear(box):
+                kind = int(rng.integers(3))
+                if kind == 0:
+                    cv2.rectangle(layer, box[:2], box[2:], 255, thick, cv2.LINE_AA)
+                elif kind == 1:
+                    centre = ((box[0] + box[2]) // 2, (box[1] + box[3]) // 2)
+                    axes = ((box[2] - box[0]) // 2, (box[3] - box[1]) // 2)
+                    cv2.ellipse(layer, centre, axes, 0, 0, 360, 255, thick, cv2.LINE_AA)
+                else:
+                    cv2.arrowedLine(layer, box[:2], box[2:], 255, thick, cv2.LINE_AA, 0, 0.2)
+                break
+    for _ in range(int(rng.integers(2, 8))):  # ticks, dots, short scribbles
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        points = np.cumsum(rng.normal(0, 0.15 * unit, size=(int(rng.integers(2, 5)), 2)), axis=0)
+        points = (points + [x, y]).astype(np.int32)
+        box = (*points.min(axis=0), *points.max(axis=0))
+        if clear(box):
+            cv2.polylines(layer, [points], False, 255, thick, cv2.LINE_AA)
+    np.maximum(canvas, layer.astype(np.float32) / 255, out=canvas)
+
+
+def _frame_around(
+    canvas: np.ndarray, box: tuple, unit: float, rng: np.random.Generator, kind: str
+) -> None:
+    """A form box, a row of cells, a comb, a double box, or a hand-drawn circle around ``box``."""
+    import cv2
+
+    height, width = canvas.shape
+    layer = np.zeros((height, width), np.uint8)
+    thick = max(1, round(unit * rng.uniform(0.02, 0.08)))
+    margin = rng.uniform(0.08, 0.35) * unit
+    x0, y0 = round(box[0] - margin), round(box[1] - margin)
+    x1, y1 = round(box[2] + margin), round(box[3] + margin)
+    if kind in ("box", "double"):
+        cv2.rectangle(layer, (x0, y0), (x1, y1), 255, thick, cv2.LINE_AA)
+        if kind == "double":
+            gap = thick + max(2, round(0.05 * unit))
+            cv2.rectangle(layer, (x0 - gap, y0 - gap), (x1 + gap, y1 + gap), 255, thick,
+                          cv2.LINE_AA)  # fmt: skip
+    elif kind in ("cells", "comb"):
+        cell = x1 - x0
+        first = x0 - cell * int(rng.integers(0, 4))
+        count = int(rng.integers(3, 7))
+        right = first + cell * count
+        if kind == "cells":
+            cv2.rectangle(layer, (first, y0), (right, y1), 255, thick, cv2.LINE_AA)
+            ticks = (y0, y1)
+        else:  # a bottom line with short ticks between the letters
+            cv2.line(layer, (first, y1), (right, y1), 255, thick, cv2.LINE_AA)
+            ticks = (round(y1 - 0.35 * (y1 - y0)), y1)
+        for k in range(count + 1):
+            x = first + k * cell
+            cv2.line(layer, (x, ticks[0]), (x, ticks[1]), 255, thick, cv2.LINE_AA)
+    else:  # circled: a wobbly ellipse drawn in one stroke, its ends overlapping or apart
+        centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+        axes = np.array([(box[2] - box[0]) / 2, (box[3] - box[1]) / 2]) + margin
+        axes = np.maximum(axes, 0.45 * unit)
+        start = rng.uniform(0, 2 * np.pi)
+        turn = np.linspace(start, start + 2 * np.pi * rng.uniform(0.9, 1.1), 90)
+        wobble = 1 + np.cumsum(rng.normal(0, 0.01, turn.size))
+        points = centre + np.stack([np.cos(turn), np.sin(turn)], axis=1) * axes * wobble[:, None]
+        cv2.polylines(layer, [points.round().astype(np.int32)], False, 255, thick, cv2.LINE_AA)
+    np.maximum(canvas, layer.astype(np.float32) / 255, out=canvas)
+
+
+def _ruled(canvas: np.ndarray, box: tuple, unit: float, rng: np.random.Generator) -> None:
+    """Ruled paper: horizontal lines the digit's height apart or closer, maybe a margin line."""
+    import cv2
+
+    height, width = canvas.shape
+    layer = np.zeros((height, width), np.uint8)
+    spacing = rng.uniform(0.45, 0.9) * unit
+    thick = max(1, round(unit * rng.uniform(0.015, 0.05)))
+    tilt = rng.uniform(-0.01, 0.01) * width
+    y = box[3] - spacing * rng.uniform(-0.05, 0.15)  # the digit sits on (or near) a line
+    y -= spacing * int(y // spacing)
+    while y < height:
+        cv2.line(layer, (0, round(y)), (width, round(y + tilt)), 255, thick, cv2.LINE_AA)
+        y += spacing
+    if rng.random() < 0.5:
+        x = round(rng.uniform(0.05, 0.2) * width)
+        if x < box[0] - 0.2 * unit:
+            cv2.line(layer, (x, 0), (x, height), 255, thick, cv2.LINE_AA)
+    np.maximum(canvas, layer.astype(np.float32) / 255, out=canvas)
+
+
+def _scene(
+    ink: np.ndarray, condition: str, rng: np.random.Generator, split: str
+) -> tuple[bytes, str]:
+    """One scene condition drawn around the digit's ink map: (file bytes, extension)."""
+    frames = TEST_FRAMES if split == "test" else ((640, 480), (640, 360), (480, 640))
+    if condition == "low_light":
+        spec = _photo(rng, frames, inverted=False, small=False, mild=True)
+        dim = rng.uniform(0.1, 0.3)
+        return render_page(ink, {**spec, "paper": tuple(np.array(spec["paper"]) * dim),
+                                 "ink": tuple(np.array(spec["ink"]) * dim),
+                                 "noise": rng.uniform(0.015, 0.04),
+                                 "light": rng.uniform(0.2, 0.5),
+                                 "jpeg": int(rng.integers(30, 80))}, rng)  # fmt: skip
+    spec = _photo(rng, frames, inverted=False, small=False, mild=True)
+    spec = {**spec, "perspective": 0.0}  # the page stays square: the frames are straight
+    if condition == "busy_page":
+        if split == "test":
+            spec["frame"] = (1280, 720)
+        width, height = spec["frame"]
+        unit = (
+            rng.uniform(0.05, 0.08) * height if split == "test" else rng.uniform(0.06, 0.2) * height
+        )
+    else:
+        width, height = spec["frame"]
+        unit = rng.uniform(0.15, 0.4) * min(width, height)
+    unit = max(float(MIN_DIGIT_PX), unit)
+    canvas = np.zeros((height, width), dtype=np.float32)
+    glyph = _glyph_box(ink)
+    glyph_w = unit * glyph.shape[1] / glyph.shape[0]
+    border = 0.6 * unit
+    left = int(rng.uniform(border, max(border + 1, width - glyph_w - border)))
+    top = int(rng.uniform(border, max(border + 1, height - unit - border)))
+    box = _paste(canvas, ink, round(unit), left, top)
+    templates = BOX_TEMPLATES[split]
+    lines = np.zeros_like(canvas)
+    if condition == "busy_page":
+        _clutter(canvas, box, unit, rng, split)
+    elif condition == "boxed":
+        _frame_around(lines, box, unit, rng, templates[int(rng.integers(len(templates)))])
+    elif condition == "circled":
+        _frame_around(canvas, box, unit, rng, "circle")
+    elif condition == "ruled_paper":
+        _ruled(lines, box, unit, rng)
+    else:
+        raise ValueError(condition)
+    paper, colour = np.array(spec["paper"]), np.array(spec["ink"])
+    # Printed lines and boxes: grey, blue or the ink's own colour, at most as dark as the ink.
+    line_colour = (colour, np.array([0.35, 0.55, 0.8]) * paper, np.array([0.5, 0.5, 0.5]))[
+        int(rng.integers(3))
+    ]
+    page = paper * (1 - lines[..., None]) + line_colour * lines[..., None]
+    page = page * (1 - canvas[..., None]) + colour * canvas[..., None]
+    return _photograph(page.astype(np.float32), spec, rng)

@@ -4,7 +4,8 @@ Held out by spelling: the test texts use templates the training texts never use,
 misspellings that never occur in any training text, and their numerals come from Unicode digit
 blocks (Persian, Devanagari, Bengali, Thai, ...) that training never shows (the bundle maps every
 Unicode decimal digit to its value). Every test text is absent from training. Test texts come in
-the real-world conditions of ``TEST_CONDITIONS``.
+the real-world conditions of ``TEST_CONDITIONS``, and in ``EXTRA_TEST_CONDITIONS`` (number words in
+other scripts, two typos, keycap and full-width digits: ``extra_test_texts``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,39 @@ TEST_PHRASE_TEMPLATES = (
     "--{w}--", "“{W}”", "*{w}*", "it's {n}, ok?",
 )  # fmt: skip
 NOISE_ONLY_TEXTS = {"train": 600, "test": 100}  # no digit at all: the corruption
+# Held-out conditions that make_texts does not draw (so its texts, the noise too, stay as they
+# were): number words outside Latin script, two typos in a long word, keycap and full-width
+# digits. ``extra_test_texts`` makes them, from their own random stream, none a training text.
+EXTRA_TEST_CONDITIONS = ("world_words", "two_typos", "keycap_fullwidth")
+# Number words 0-9 in other scripts ("|" separates variants), written apart from the bundle's
+# numbers.tsv so that the held-out texts check it rather than repeat it. Training never sees them.
+WORLD_WORDS = {
+    "ru": "ноль один|одна|одно два|две три четыре пять шесть семь восемь девять",
+    "ar": "صفر واحد اثنان|اثنين|إثنان ثلاثة|ثلاث أربعة|اربعة خمسة ستة سبعة ثمانية تسعة",
+    "hi": "शून्य एक दो तीन चार पाँच छह सात आठ नौ",
+    "mr": "शून्य एक दोन तीन चार पाच सहा सात आठ नऊ",
+    "ur": "صفر ایک دو تین چار پانچ چھ سات آٹھ نو",
+    "bn": "শূন্য এক দুই তিন চার পাঁচ ছয় সাত আট নয়",
+    "te": "సున్నా ఒకటి రెండు మూడు నాలుగు ఐదు ఆరు ఏడు ఎనిమిది తొమ్మిది",
+    "ta": "பூஜ்ஜியம் ஒன்று இரண்டு மூன்று நான்கு ஐந்து ஆறு ஏழு எட்டு ஒன்பது",
+    "zh": "零 一 二|两 三 四 五 六 七 八 九",
+    "ja": "ゼロ|れい いち に さん よん ご ろく なな|しち はち きゅう",
+    "ko": "영 하나|일 둘|이 셋|삼 넷|사 다섯|오 여섯|육 일곱|칠 여덟|팔 아홉|구",
+}
+# Frames in the language itself as well as English ones; "{w}" is the word.
+WORLD_TEMPLATES = {
+    "ru": ("номер {w}", "это {w}"), "ar": ("الرقم {w}",), "hi": ("संख्या {w}",),
+    "zh": ("是{w}", "{w}号"), "ja": ("{w}です", "{w}ばん"), "ko": ("{w} 번",),
+}  # fmt: skip
+WORLD_ANY_TEMPLATES = ("{w}", "{w}", "{w}", "it is {w}", "answer: {w}", "{w}!", '"{w}"')
+# Latin number words of 5+ letters from languages training does not use (Indonesian, Swahili,
+# Turkish, English "nought"), so that every digit has long words to misspell twice.
+LONG_WORDS = {
+    0: ("nought", "kosong", "sifuri"), 1: ("jedna",), 2: ("mbili", "dwie"), 3: ("trzy",),
+    4: ("empat", "cztery"), 5: ("pięć",), 6: ("sześć",), 7: ("tujuh",), 8: ("delapan", "sekiz"),
+    9: ("sembilan", "dokuz"),
+}  # fmt: skip
+KEYCAP = "\ufe0f\u20e3"  # 7 + variation selector + combining enclosing keycap = 7️⃣
 
 
 def digit_words() -> dict[int, list[str]]:
@@ -221,3 +255,69 @@ def _test_text(
             None if misspelt is None else _render(rng.choice(TEST_TEMPLATES), misspelt, digit, rng)
         )
     return _render(rng.choice(TEST_PHRASE_TEMPLATES), word, digit, rng)
+
+
+def world_digit_words() -> dict[int, list[tuple[str, str]]]:
+    """Per digit, (language, word) for every word of ``WORLD_WORDS``."""
+    out: dict[int, list[tuple[str, str]]] = {d: [] for d in range(10)}
+    for language, row in WORLD_WORDS.items():
+        for digit, spellings in enumerate(row.split()):
+            out[digit] += [(language, w) for w in spellings.split("|")]
+    return out
+
+
+def extra_test_texts(
+    seed: int, conditions: tuple[str, ...] = EXTRA_TEST_CONDITIONS, scale: float = 1.0
+) -> Texts:
+    """Held-out (digit, text, condition) of ``EXTRA_TEST_CONDITIONS``, none a text of
+    ``make_texts(seed, scale)``'s training or validation split; ``TEST_PER_DIGIT`` per digit."""
+    train, val, _, _ = make_texts(seed, scale)
+    seen_texts = {text for _, text, _ in train + val}
+    seen_words = {w for _, t, _ in train + val for w in t.split()}
+    words = digit_words()
+    spellings = {w for ws in words.values() for w in ws}
+    world = world_digit_words()
+    per_digit = max(1, round(TEST_PER_DIGIT * scale))
+    out: Texts = []
+    for condition in conditions:
+        rng = random.Random(f"{seed}-{condition}")
+        for digit in range(10):
+            made: set[str] = set()
+            for _ in range(per_digit * 200):
+                if len(made) == per_digit:
+                    break
+                text = _extra_text(condition, digit, words, world, rng, seen_words | spellings)
+                if text is not None and text not in seen_texts and text not in made:
+                    made.add(text)
+                    out.append((digit, text, condition))
+            if len(made) < per_digit:
+                raise ValueError(f"{condition}: only {len(made)} texts for digit {digit}")
+    return out
+
+
+def _extra_text(
+    condition: str, digit: int, words: dict[int, list[str]],
+    world: dict[int, list[tuple[str, str]]], rng: random.Random, seen: set[str],
+) -> str | None:  # fmt: skip
+    if condition == "world_words":
+        language, word = rng.choice(world[digit])
+        own = WORLD_TEMPLATES.get(language, ())
+        template = (
+            rng.choice(own) if own and rng.random() < 0.4 else rng.choice(WORLD_ANY_TEMPLATES)
+        )
+        return template.format(w=word)
+    if condition == "two_typos":
+        long_words = [w for w in (*words[digit], *LONG_WORDS[digit]) if len(w) >= 5]
+        if not long_words:
+            return None
+        word = rng.choice(long_words)
+        misspelt = typo(typo(word, rng), rng)
+        if misspelt in seen or len(misspelt) < 5 or misspelt == word:
+            return None
+        return _render(rng.choice(TEST_TEMPLATES), misspelt, digit, rng)
+    if condition == "keycap_fullwidth":
+        numeral = f"{digit}{KEYCAP}" if rng.random() < 0.5 else chr(0xFF10 + digit)
+        return rng.choice(TEST_TEMPLATES + ("{w}", "{w}", "{w}")).format(
+            w=numeral, W=numeral, U=numeral, n=digit
+        )
+    raise ValueError(f"unknown condition {condition!r}; known: {EXTRA_TEST_CONDITIONS}")

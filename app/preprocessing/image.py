@@ -15,6 +15,7 @@ from PIL import BmpImagePlugin, Image, ImageOps, JpegImagePlugin, PngImagePlugin
 from app.errors import BundleError, UnprocessableInput
 from app.preprocessing.base import ignore_size
 from app.preprocessing.formats import BMP, IMAGE_FORMATS, JPEG, PNG, WEBP, sniff_upload
+from app.preprocessing.glyph import find_glyph
 from app.preprocessing.image_scale import CAFFE_MEAN_BGR, scale_of, scale_pixels, standardisation
 from app.preprocessing.ink import content_square, flatten_light, survey
 from app.preprocessing.jpeg_header import jpeg_shortfall
@@ -29,11 +30,12 @@ INTERPOLATIONS = {
     "nearest": Image.Resampling.NEAREST,
 }
 POLARITIES = ("fixed", "auto")
-CROPS = ("none", "content")
+CROPS = ("none", "content", "object")
 DEFAULT_CROP_MARGIN = 0.2  # MNIST: a 20-pixel box in a 28-pixel frame, 4 pixels (0.2) each side
 KNOWN_PARAMS = {
     "layout", "size", "channels", "resize", "interpolation", "scale", "mean", "std",
     "invert", "pad_value", "max_pixels", "jpeg_draft", "polarity", "crop", "crop_margin", "flatten",
+    "remove_frames",
 }  # fmt: skip
 DEFAULT_MAX_PIXELS = 40_000_000
 ANIMATED_FORMATS = (PNG, WEBP)
@@ -102,10 +104,17 @@ class ImagePreprocessor:
         if self.polarity == "auto" and "invert" in params:
             raise BundleError("polarity 'auto' decides the inversion itself; drop invert")
         self.crop = choice(params, "crop", CROPS)
-        if self.crop != "content" and "crop_margin" in params:
-            raise BundleError(f"crop_margin is only used with crop 'content', not {self.crop!r}")
+        if self.crop == "none" and "crop_margin" in params:
+            raise BundleError(
+                "crop_margin is only used with crop 'content' or 'object', not 'none'"
+            )
         self.crop_margin = number(params, "crop_margin", DEFAULT_CROP_MARGIN, allow_zero=True)
         self.flatten = flag(params, "flatten", False)
+        self.remove_frames = flag(params, "remove_frames", False)
+        if self.remove_frames and self.crop == "none":
+            raise BundleError(
+                "remove_frames works on the ink the crop finds: it needs crop 'content' or 'object'"
+            )
         if self.flatten and self.polarity != "auto":
             raise BundleError("flatten evens out paper under dark ink: it needs polarity 'auto'")
         # auto turns light-ink images into dark ink on light paper first, then inverts them all.
@@ -218,7 +227,18 @@ class ImagePreprocessor:
             page = survey(pixels, grey)
         if self.crop == "none":
             return image
-        square = content_square(grey, page, self.crop_margin)
+        if self.crop == "object" or self.remove_frames:
+            found = find_glyph(
+                grey, page, self.crop_margin,
+                pick=self.crop == "object", remove_frames=self.remove_frames,
+            )  # fmt: skip
+            if found.erase is not None:
+                pixels = np.array(image)
+                pixels[found.erase] = page.paper_color
+                image = Image.fromarray(pixels)
+            square = found.square
+        else:
+            square = content_square(grey, page, self.crop_margin)
         if square is None:  # no ink: the whole frame, as without the crop
             return image
         left, top, side = square
@@ -285,8 +305,9 @@ class ImagePreprocessor:
             described["pad_value"] = (
                 list(self.pad_value) if isinstance(self.pad_value, tuple) else self.pad_value
             )
-        if self.crop == "content":
+        if self.crop != "none":
             described["crop_margin"] = self.crop_margin
+            described["remove_frames"] = self.remove_frames
         if self.mean is not None:  # standard and torch: [0, 1] units, RGB
             described["mean"] = self.mean.tolist()
             described["std"] = self.std.tolist()

@@ -67,11 +67,19 @@ def survey(pixels: np.ndarray, grey: np.ndarray) -> Page:
 
 def content_square(grey: np.ndarray, page: Page, margin: float) -> tuple[int, int, int] | None:
     """(left, top, side) of a square around the ink, centred on its mass; None if no ink."""
+    return mask_square(ink_mask(grey, page), margin)
+
+
+def ink_mask(grey: np.ndarray, page: Page) -> np.ndarray:
+    """Boolean mask of the ink: past Otsu's threshold and MIN_INK_CONTRAST from the paper."""
     otsu, _ = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     if page.ink_dark:
-        mask = grey <= min(otsu, page.paper_level - MIN_INK_CONTRAST)
-    else:
-        mask = grey >= max(otsu + 1, page.paper_level + MIN_INK_CONTRAST)
+        return grey <= min(otsu, page.paper_level - MIN_INK_CONTRAST)
+    return grey >= max(otsu + 1, page.paper_level + MIN_INK_CONTRAST)
+
+
+def mask_square(mask: np.ndarray, margin: float) -> tuple[int, int, int] | None:
+    """(left, top, side) of a square around a mask's pixels, centred on their mass; None if none."""
     columns = np.count_nonzero(mask, axis=0)
     rows = np.count_nonzero(mask, axis=1)
     total = int(columns.sum())

@@ -13,6 +13,7 @@ from app.errors import BundleError
 from app.preprocessing.params import check_known, choice
 from app.preprocessing.text_clean import (
     CLEANING_PARAMS,
+    NUMBER_WORDS,
     STRING_DTYPE,
     TextCleaning,
     refuse,
@@ -20,8 +21,8 @@ from app.preprocessing.text_clean import (
 )
 
 TOKENIZERS = ("word", "char")
-KNOWN_PARAMS = {"vocabulary", "tokenizer", "max_length", *CLEANING_PARAMS}
-RAW_KNOWN_PARAMS = {"tokenizer", *CLEANING_PARAMS}
+KNOWN_PARAMS = {"vocabulary", "tokenizer", "max_length", NUMBER_WORDS, *CLEANING_PARAMS}
+RAW_KNOWN_PARAMS = {"tokenizer", NUMBER_WORDS, *CLEANING_PARAMS}
 RAW_SHAPES = ((), (1,))
 # Why word/char parameters have no meaning for a string input (the model holds its vocabulary).
 RAW_REFUSED = {
@@ -55,7 +56,9 @@ class TextPreprocessor:
                 f"max_length {params['max_length']} in bundle.yaml but the model input takes "
                 f"{self.max_length} tokens"
             )
-        self.cleaning = TextCleaning.from_params(params, nfkc=True, lowercase=True)
+        self.cleaning = TextCleaning.from_params(
+            params, nfkc=True, lowercase=True, bundle_dir=bundle_dir
+        )
         if "vocabulary" not in params:
             raise BundleError("text needs a 'vocabulary' file")
         vocab_path = bundle_dir / params["vocabulary"]
@@ -90,6 +93,7 @@ class TextPreprocessor:
             "max_length": self.max_length,
             "vocabulary": self.vocabulary_file,
             "vocabulary_size": self.vocab_size,
+            NUMBER_WORDS: None,
             **self.cleaning.describe(),
         }
 
@@ -120,7 +124,9 @@ class RawTextPreprocessor:
         self.shape = tuple(shape)
         self.dtype = np.dtype(object)
         # No step is on unless the bundle sets it: the model's own layer standardises the text.
-        self.cleaning = TextCleaning.from_params(params, nfkc=False, lowercase=False)
+        self.cleaning = TextCleaning.from_params(
+            params, nfkc=False, lowercase=False, bundle_dir=bundle_dir
+        )
 
     def __call__(self, data: bytes | str) -> np.ndarray:
         """A one-element object array holding the text's UTF-8 bytes, of the model's shape."""

@@ -1,20 +1,24 @@
 """What every text preprocessor does first: check the upload, then the bundle's normalisation steps
-(NFKC, Unicode digits to ASCII, case folding, punctuation folding)."""
+(NFKC, Unicode digits to ASCII, case folding, number words to digits, punctuation folding)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from app.errors import BundleError, UnprocessableInput
-from app.preprocessing.params import flag, positive_int
+from app.preprocessing.number_words import NumberWords
+from app.preprocessing.params import asset_path, flag, positive_int
 
 #: The parameters TextCleaning reads; every text tokenizer accepts them.
 CLEANING_PARAMS = {"nfkc", "lowercase", "map_digits", "fold_punctuation", "max_chars"}
+#: A table of number words (digit, language, word) in the bundle; tokenizers with a bundle folder.
+NUMBER_WORDS = "number_words"
 DEFAULT_MAX_CHARS = 10_000
 #: A string model input's dtype, as Keras and TensorFlow name it.
 STRING_DTYPE = "string"
@@ -35,16 +39,29 @@ class TextCleaning:
     map_digits: bool
     fold_punctuation: bool
     max_chars: int
+    number_words: NumberWords | None = None
 
     @classmethod
-    def from_params(cls, params: dict[str, Any], *, nfkc: bool, lowercase: bool) -> TextCleaning:
-        """The steps a bundle sets; ``nfkc`` and ``lowercase`` give the tokenizer's defaults."""
+    def from_params(
+        cls, params: dict[str, Any], *, nfkc: bool, lowercase: bool, bundle_dir: Path | None = None
+    ) -> TextCleaning:
+        """The steps a bundle sets; ``nfkc`` and ``lowercase`` give the tokenizer's defaults.
+
+        ``number_words`` is read from ``bundle_dir``, so only a tokenizer that passes it takes it.
+        """
+        table = None
+        if params.get(NUMBER_WORDS) is not None:
+            if bundle_dir is None:
+                raise BundleError(f"{NUMBER_WORDS} is not used with this tokenizer")
+            path = asset_path(bundle_dir, params, NUMBER_WORDS, "")
+            table = NumberWords.load(path, params[NUMBER_WORDS])
         return cls(
             nfkc=flag(params, "nfkc", nfkc),
             lowercase=flag(params, "lowercase", lowercase),
             map_digits=flag(params, "map_digits", False),
             fold_punctuation=flag(params, "fold_punctuation", False),
             max_chars=positive_int(params, "max_chars", DEFAULT_MAX_CHARS),
+            number_words=table,
         )
 
     def checked(self, data: bytes | str) -> str:
@@ -80,6 +97,8 @@ class TextCleaning:
             text = _DIGIT_RE.sub(_ascii_digit, text)
         if self.lowercase:
             text = text.casefold()
+        if self.number_words is not None:
+            text = self.number_words.replace(text)
         if self.fold_punctuation:
             text = "".join(" " if unicodedata.category(c)[0] in "PS" else c for c in text)
         return text
@@ -89,14 +108,17 @@ class TextCleaning:
         return self.normalise(self.checked(data))
 
     def describe(self) -> dict[str, Any]:
-        """The steps, for model metadata."""
-        return {
+        """The steps, for model metadata (``number_words`` only when it is on)."""
+        steps: dict[str, Any] = {
             "nfkc": self.nfkc,
             "lowercase": self.lowercase,
             "map_digits": self.map_digits,
             "fold_punctuation": self.fold_punctuation,
             "max_chars": self.max_chars,
         }
+        if self.number_words is not None:
+            steps[NUMBER_WORDS] = self.number_words.source
+        return steps
 
 
 def token_id_dtype(dtype: str, tokenizer: str) -> np.dtype:

@@ -1,0 +1,283 @@
+"""The one glyph on a page rather than all its ink, and the frames and ruled lines around it.
+
+``find_glyph`` works on the ink mask of ``ink.ink_mask`` (after polarity and flatten):
+
+* ``remove_frames``: straight runs much longer than they are thick (ruled lines, form boxes
+  and cells; a morphological opening with horizontal and vertical kernels) and closed
+  frames (a component whose box holds another sizeable component and which is mostly hole: a
+  drawn box or circle) are taken out of the mask and painted over with the paper.
+* ``pick`` (``crop: object``): the connected components of the mask are scored as glyphs by size,
+  stroke width, aspect, hollowness, slant (a straight leaning stroke is an arrow or a slash) and
+  nearness to the centre; the best one is the seed, and
+  components close to it that keep the union glyph-shaped join it (a 4 or 5 drawn in two
+  strokes, a stroke cut by a removed line). The square is centred on that glyph's ink alone, and
+  any other ink inside the square is painted over with the paper.
+
+Photos (300 pixels or more on the shorter side) are median-filtered for the mask only, so sensor
+noise does not become ink. Nothing found (a blank page): the caller keeps the whole frame, as
+``crop: content`` does; nothing glyph-shaped: all the ink, as ``crop: content``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from app.preprocessing.ink import Page, ink_mask, mask_square
+
+# A straight horizontal or vertical run (an opening with a LINE_MIN_PX kernel) this many times
+# longer than it is thick is a line, not a stroke: a digit's bar is 3-12 times longer than thick.
+LINE_STROKES = 20
+LINE_MIN_PX = 15
+LINE_MIN_THICKNESS = 2.5  # pixels: so a line is at least 50 pixels long (a small scan has none)
+# A component is a frame when its box holds another component at least this share of its height
+# and its hole (the box's inside not inked) is at least this share of its box.
+FRAME_INNER_HEIGHT = 0.25
+FRAME_HOLE = 0.5
+# Glyph scoring: plausible digits are this tall at least (pixels), this wide per height, this
+# many stroke widths tall, this hollow at most; candidates smaller than MIN_AREA_SHARE of the
+# largest are noise.
+MIN_GLYPH_PX = 8
+ASPECT = (0.05, 1.6)
+HEIGHT_STROKES = (2.0, 45.0)
+MAX_HOLE = 0.6
+# A component whose pixels spread along one axis this many times (squared) more than across
+# it is a straight stroke; one leaning further than MAX_LEAN degrees from vertical is no digit.
+LINE_ELONGATION = 0.04
+MAX_LEAN = 35.0
+CANDIDATES = 8  # the best this many by size are weighed by their holes too
+MIN_AREA_SHARE = 0.02
+CENTRE_WEIGHT = 0.35  # a candidate in a corner scores this share less than one at the centre
+# Handwritten and printed digits are about 7 stroke widths tall (MNIST's too): a candidate scores
+# less the further its height in stroke widths is from that (a log-normal weight), so an arrow or a
+# shape drawn with the same pen, or a blot, loses to the digit.
+DIGIT_STROKES = 7.0
+DIGIT_STROKES_SPREAD = 0.35
+# Components within this share of the seed's height join it, while the union stays at most
+# this many times the seed's height and width.
+JOIN_GAP = 0.3
+JOIN_GROWTH = 1.7
+JOIN_STROKE = 0.5  # and whose strokes are at least half and at most twice as wide as its own
+# Painted-over ink is widened by this many pixels (per 500 of the shorter side, at least 1) to
+# take its anti-aliased fringe too.
+ERASE_FRINGE = 2
+SMOOTH_FROM = 300  # pixels on the shorter side: a 3x3 median under the mask, 5x5 from twice that
+
+
+@dataclass(frozen=True)
+class Found:
+    """Where to crop, and which pixels to paint with the paper first (None: none)."""
+
+    square: tuple[int, int, int] | None  # (left, top, side); None: keep the whole frame
+    erase: np.ndarray | None  # boolean, the image's shape
+
+
+def find_glyph(
+    grey: np.ndarray, page: Page, margin: float, *, pick: bool, remove_frames: bool
+) -> Found:
+    """The crop square (and the pixels to paint over) for ``crop: object`` and/or frames."""
+    # Sensor noise (amplified by flatten in a dark photo) would be ink specks joining into runs;
+    # the mask is taken from a median-filtered copy of a photo (edges stay where they are).
+    side = min(grey.shape)
+    smooth = (
+        grey if side < SMOOTH_FROM else cv2.medianBlur(grey, 3 if side < 2 * SMOOTH_FROM else 5)
+    )
+    mask = ink_mask(smooth, page).astype(np.uint8)
+    if not mask.any():
+        return Found(None, None)
+    fringe = max(1, round(ERASE_FRINGE * min(grey.shape) / 500))
+    removed = np.zeros_like(mask)
+    if remove_frames:
+        removed = _frames_and_lines(mask)
+        if removed.any():
+            mask = mask & (1 - removed)
+    erase = _widen(removed, fringe).astype(bool) if removed.any() else None
+    if not pick:
+        return Found(mask_square(mask.astype(bool), margin), erase)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 1:
+        return Found(None, erase)
+    chosen = _choose(labels, stats, mask)
+    if chosen is None:  # nothing glyph-shaped: all the (remaining) ink, as crop: content
+        return Found(mask_square(mask.astype(bool), margin), erase)
+    glyph = np.isin(labels, chosen)
+    square = mask_square(glyph, margin)
+    others = (mask.astype(bool) & ~glyph).astype(np.uint8)
+    if square is not None and others.any():
+        left, top, side = square
+        window = np.zeros_like(others)
+        y0, x0 = max(0, top), max(0, left)
+        window[y0 : max(0, top + side), x0 : max(0, left + side)] = 1
+        stray = _widen(others & window, fringe).astype(bool) & ~glyph
+        erase = stray if erase is None else erase | stray
+    return Found(square, erase)
+
+
+def _widen(mask: np.ndarray, by: int) -> np.ndarray:
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * by + 1, 2 * by + 1))
+    return cv2.dilate(mask, kernel)
+
+
+def _stroke_widths(labels: np.ndarray, mask: np.ndarray, count: int) -> np.ndarray:
+    """Per component, its stroke width from the mean distance to the paper (a w-wide stroke has
+    a mean distance of about w/4 + 1/2)."""
+    distance = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    ink = np.flatnonzero(mask)  # the sums over the ink alone: a few percent of a photo
+    owners = labels.ravel()[ink]
+    sums = np.bincount(owners, weights=distance.ravel()[ink], minlength=count)
+    areas = np.bincount(owners, minlength=count)
+    return np.maximum(1.0, 4 * (sums / np.maximum(areas, 1) - 0.5))
+
+
+def _frames_and_lines(mask: np.ndarray) -> np.ndarray:
+    """Mask of the long straight lines and the closed frames in ``mask``."""
+    frames = _closed_frames(mask)
+    rest = mask & (1 - frames)
+    removed = frames | _straight_lines(rest) | _straight_lines(np.ascontiguousarray(rest.T)).T
+    if not _has_glyph(mask & (1 - removed)):  # a lone 1 is a straight run too: keep it
+        return np.zeros_like(mask)
+    return removed
+
+
+def _straight_lines(mask: np.ndarray) -> np.ndarray:
+    """Horizontal lines: runs at least LINE_MIN_PX long (an opening) that are LINE_STROKES times
+    longer than thick. Only the line's own thickness is taken, so a stroke crossing it keeps the
+    rest of itself; a digit's bar, a few stroke widths long, is no line."""
+    opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, LINE_MIN_PX), np.uint8))
+    out = np.zeros_like(mask)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    if count <= 1:
+        return out
+    for i in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if w < LINE_STROKES * max(LINE_MIN_THICKNESS, area / w / 2):  # quick: two lines at most
+            continue
+        mine = labels[y : y + h, x : x + w] == i
+        # Each pixel's vertical run: the line's thickness, or more where a stroke lies along it.
+        runs, _ = ndimage.label(mine, structure=[[0, 1, 0], [0, 1, 0], [0, 1, 0]])
+        lengths = np.bincount(runs.ravel())[runs]
+        thickness = max(LINE_MIN_THICKNESS, float(np.median(lengths[mine])))
+        if w < LINE_STROKES * thickness:
+            continue
+        out[y : y + h, x : x + w] |= (mine & (lengths <= 1.5 * thickness)).astype(np.uint8)
+    # The anti-aliased edges: a pixel more across the line, where there is ink.
+    return cv2.dilate(out, np.ones((3, 1), np.uint8)) & mask
+
+
+def _closed_frames(mask: np.ndarray) -> np.ndarray:
+    """Components whose box holds another sizeable component and which are mostly hole."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    out = np.zeros_like(mask)
+    if count <= 2:
+        return out
+    x0, y0 = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    x1, y1 = x0 + stats[:, cv2.CC_STAT_WIDTH], y0 + stats[:, cv2.CC_STAT_HEIGHT]
+    heights = stats[:, cv2.CC_STAT_HEIGHT]
+    for i in range(1, count):
+        inside = (
+            (x0 > x0[i]) & (y0 > y0[i]) & (x1 < x1[i]) & (y1 < y1[i])
+            & (heights >= FRAME_INNER_HEIGHT * heights[i])
+        )  # fmt: skip
+        inside[0] = inside[i] = False
+        if inside.any() and _hole_share(labels, stats, i) >= FRAME_HOLE:
+            out[labels == i] = 1
+    return out
+
+
+def _hole_share(labels: np.ndarray, stats: np.ndarray, i: int) -> float:
+    """Share of component ``i``'s box that it encloses without inking it."""
+    x, y, w, h = (int(v) for v in stats[i, :4])
+    own = labels[y : y + h, x : x + w] == i
+    filled = ndimage.binary_fill_holes(own)
+    return float(np.count_nonzero(filled & ~own)) / (w * h)
+
+
+def _candidates(
+    labels: np.ndarray, stats: np.ndarray, mask: np.ndarray, widths: np.ndarray | None = None
+) -> list[tuple]:
+    """(score, label) of every glyph-shaped component, best first."""
+    if widths is None:
+        widths = _stroke_widths(labels, mask, len(stats))
+    height, width = mask.shape
+    areas = stats[:, cv2.CC_STAT_AREA].astype(float)
+    areas[0] = 0
+    floor = MIN_AREA_SHARE * areas.max()
+    found = []
+    for i in range(1, len(stats)):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if area < floor or h < MIN_GLYPH_PX:
+            continue
+        if not ASPECT[0] <= w / h <= ASPECT[1]:
+            continue
+        if not HEIGHT_STROKES[0] <= h / widths[i] <= HEIGHT_STROKES[1]:
+            continue
+        if h == height or w == width:  # touches both edges of the frame: a border or a line
+            continue
+        dx = (x + w / 2) / width - 0.5
+        dy = (y + h / 2) / height - 0.5
+        centre = 1 - CENTRE_WEIGHT * min(1.0, np.hypot(dx, dy) / np.hypot(0.5, 0.5))
+        if _slanted_line(labels, stats, i):
+            continue
+        strokes = h / widths[i]
+        shape = np.exp(-0.5 * (np.log(strokes / DIGIT_STROKES) / DIGIT_STROKES_SPREAD) ** 2)
+        found.append((h * centre * shape, i))
+    found.sort(reverse=True)
+    return found
+
+
+def _slanted_line(labels: np.ndarray, stats: np.ndarray, i: int) -> bool:
+    """A straight stroke (an arrow, an underline, a slash) leaning more than a digit 1 does."""
+    x, y, w, h = (int(v) for v in stats[i, :4])
+    moments = cv2.moments((labels[y : y + h, x : x + w] == i).astype(np.uint8), binaryImage=True)
+    a, b, c = moments["mu20"], moments["mu11"], moments["mu02"]
+    spread = np.sqrt(4 * b * b + (a - c) ** 2)
+    major, minor = (a + c + spread) / 2, (a + c - spread) / 2
+    if major <= 0 or minor / major > LINE_ELONGATION:
+        return False
+    lean = 0.5 * np.degrees(np.arctan2(2 * b, c - a))  # of the major axis, from vertical
+    return abs(lean) > MAX_LEAN
+
+
+def _has_glyph(mask: np.ndarray) -> bool:
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    return count > 1 and bool(_candidates(labels, stats, mask))
+
+
+def _choose(labels: np.ndarray, stats: np.ndarray, mask: np.ndarray) -> list[int] | None:
+    """Labels of the glyph: the best-scoring component that is not hollow, and its neighbours."""
+    # A digit's loops are small next to its box (a thin 0: about half); a drawn box, circle or
+    # frame is mostly hole: the score falls with the square of the hole's share.
+    widths = _stroke_widths(labels, mask, len(stats))
+    scored = []
+    for score, i in _candidates(labels, stats, mask, widths)[:CANDIDATES]:
+        hole = _hole_share(labels, stats, i)
+        if hole <= MAX_HOLE:
+            scored.append((score * (1 - hole) ** 2, i))
+    if not scored:
+        return None
+    seed = max(scored)[1]
+    x, y, w, h = (int(v) for v in stats[seed, :4])
+    box = [x, y, x + w, y + h]
+    gap = JOIN_GAP * h
+    chosen = [seed]
+    near = np.argsort(stats[:, cv2.CC_STAT_AREA])[::-1]
+    for j in near:
+        if j == 0 or j == seed:
+            continue
+        if not JOIN_STROKE <= widths[j] / widths[seed] <= 1 / JOIN_STROKE:
+            continue  # another pen, or a line: not a stroke of this glyph
+        jx, jy, jw, jh = (int(v) for v in stats[j, :4])
+        apart = max(jx - box[2], box[0] - (jx + jw), jy - box[3], box[1] - (jy + jh), 0)
+        if apart > gap:
+            continue
+        union = [min(box[0], jx), min(box[1], jy), max(box[2], jx + jw), max(box[3], jy + jh)]
+        if union[3] - union[1] > JOIN_GROWTH * h or union[2] - union[0] > JOIN_GROWTH * max(w, h):
+            continue
+        if jx <= box[0] and jy <= box[1] and jx + jw >= box[2] and jy + jh >= box[3]:
+            continue  # it surrounds the glyph: a frame, not a stroke
+        chosen.append(int(j))
+        box = union
+    return chosen

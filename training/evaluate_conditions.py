@@ -1,0 +1,298 @@
+"""Accuracy of a bundle per held-out condition, rendered in memory, one modality at a time.
+
+Usage: ``.venv/bin/python -m training.evaluate_conditions models/digits/1 [--conditions ...]
+[--variant NAME=k:v,k:v ...] [--timing]`` renders the held-out items of each condition (as
+training/make_digits_data.py would write them, seed 0), makes their features with the loaded
+bundle's own preprocessor (``as-is``) and with each variant (the bundle's parameters with some
+replaced), feeds the model with the other inputs zero, and prints accuracy per condition and
+variant. ``--timing`` adds the median preprocessing time of one 1280x720 photo per variant.
+
+One function per modality (``image_conditions``, ``text_conditions``: ``--modality text``,
+``audio_conditions``: ``--modality audio``, its clips rendered by espeak-ng) so the others can join.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from training.evaluate_digits import predict
+
+DEFAULT_SEED = 0  # make_digits_data.py's default: the held-out set the bundle was scored on
+
+
+def _zeros_batch(bundle: Any, name: str, features: np.ndarray) -> dict[str, np.ndarray]:
+    """The model batch with ``features`` as input ``name`` and every other input zero."""
+    return {
+        other: features if other == name else np.zeros((len(features), *spec.shape), spec.dtype)
+        for other, spec in bundle.inputs.items()
+    }
+
+
+def _variant_preprocessors(
+    bundle_dir: Path, bundle: Any, name: str, variants: Mapping[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """Variant name -> a preprocessor of input ``name``: the bundle's own for ``as-is``, else its
+    bundle.yaml parameters updated with the variant's."""
+    from app.preprocessing import PREPROCESSORS
+
+    spec = bundle.inputs[name]
+    yaml_params = yaml.safe_load((bundle_dir / "bundle.yaml").read_text(encoding="utf-8"))
+    params = yaml_params["inputs"][name]["params"]
+    out = {"as-is": spec.preprocessor}
+    for variant, update in variants.items():
+        out[variant] = PREPROCESSORS[spec.modality](
+            {**params, **update}, bundle_dir=bundle_dir, shape=spec.shape, dtype=str(spec.dtype)
+        )
+    return out
+
+
+def image_conditions(
+    bundle_dir: Path,
+    conditions: Iterable[str] | None = None,
+    variants: Mapping[str, dict[str, Any]] | None = None,
+    *,
+    seed: int = DEFAULT_SEED,
+    scale: float = 1.0,
+) -> dict[str, dict[str, dict[str, float | int]]]:
+    """{condition: {variant: {accuracy, n}}} for the bundle's image input on held-out images."""
+    from app.model.bundle import load_bundle
+    from training import digits_images
+
+    bundle_dir = Path(bundle_dir)
+    bundle = load_bundle(bundle_dir)
+    name = next(n for n, s in bundle.inputs.items() if s.modality == "image")
+    preps = _variant_preprocessors(bundle_dir, bundle, name, variants or {})
+    wanted = tuple(conditions or (*digits_images.TEST_CONDITIONS, *digits_images.SCENE_CONDITIONS))
+    plan = [p for p in digits_images.plan_images(seed, scale) if p.split == "test"]
+    results: dict[str, dict[str, dict[str, float | int]]] = {}
+    for condition in wanted:
+        pictures = [p for p in plan if p.condition == condition]
+        if not pictures:
+            raise ValueError(f"no held-out images of condition {condition!r}")
+        files = [digits_images.draw(p)[0] for p in pictures]
+        digits = np.array([p.digit for p in pictures])
+        results[condition] = {}
+        for variant, prep in preps.items():
+            features = np.stack([prep(data) for data in files])
+            guess = predict(bundle.model.model, _zeros_batch(bundle, name, features))
+            results[condition][variant] = {
+                "accuracy": round(float(np.mean(guess == digits)), 4),
+                "n": len(digits),
+            }
+    return results
+
+
+def image_timing(
+    bundle_dir: Path, variants: Mapping[str, dict[str, Any]], runs: int = 50, seed: int = 0
+) -> dict[str, float]:
+    """Median milliseconds of the image preprocessor per variant on a 1280x720 busy-page JPEG."""
+    from app.model.bundle import load_bundle
+    from training import digits_images
+
+    bundle = load_bundle(Path(bundle_dir))
+    name = next(n for n, s in bundle.inputs.items() if s.modality == "image")
+    preps = _variant_preprocessors(Path(bundle_dir), bundle, name, variants)
+    plan = digits_images.plan_images(seed, 0.2)
+    photo = next(p for p in plan if p.condition == "busy_page")  # 1280x720
+    data = digits_images.draw(photo)[0]
+    out = {}
+    for variant, prep in preps.items():
+        prep(data)  # warm up
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            prep(data)
+            times.append((time.perf_counter() - started) * 1000)
+        out[variant] = round(statistics.median(times), 2)
+    return out
+
+
+def text_conditions(
+    bundle_dir: Path,
+    conditions: Iterable[str] | None = None,
+    variants: Mapping[str, dict[str, Any]] | None = None,
+    *,
+    seed: int = DEFAULT_SEED,
+    scale: float = 1.0,
+) -> dict[str, dict[str, dict[str, float | int]]]:
+    """{condition: {variant: {accuracy, n}}} for the bundle's text input on held-out texts.
+
+    The texts are make_digits_data.py's (``make_texts(seed + 2)``) for ``TEST_CONDITIONS``, and
+    ``extra_test_texts(seed + 2)`` for ``EXTRA_TEST_CONDITIONS``.
+    """
+    from app.model.bundle import load_bundle
+    from training import digits_text
+
+    bundle_dir = Path(bundle_dir)
+    bundle = load_bundle(bundle_dir)
+    name = next(n for n, s in bundle.inputs.items() if s.modality == "text")
+    preps = _variant_preprocessors(bundle_dir, bundle, name, variants or {})
+    wanted = tuple(conditions or (*digits_text.TEST_CONDITIONS, *digits_text.EXTRA_TEST_CONDITIONS))
+    texts = []
+    if set(wanted) & set(digits_text.TEST_CONDITIONS):
+        texts += digits_text.make_texts(seed + 2, scale)[2]
+    extra = tuple(c for c in wanted if c in digits_text.EXTRA_TEST_CONDITIONS)
+    if extra:
+        texts += digits_text.extra_test_texts(seed + 2, extra, scale)
+    results: dict[str, dict[str, dict[str, float | int]]] = {}
+    for condition in wanted:
+        mine = [(digit, text) for digit, text, kind in texts if kind == condition]
+        if not mine:
+            raise ValueError(f"no held-out texts of condition {condition!r}")
+        digits = np.array([digit for digit, _ in mine])
+        results[condition] = {}
+        for variant, prep in preps.items():
+            features = np.stack([prep(text) for _, text in mine])
+            guess = predict(bundle.model.model, _zeros_batch(bundle, name, features))
+            results[condition][variant] = {
+                "accuracy": round(float(np.mean(guess == digits)), 4),
+                "n": len(digits),
+            }
+    return results
+
+
+def text_timing(
+    bundle_dir: Path, variants: Mapping[str, dict[str, Any]], seed: int = DEFAULT_SEED
+) -> dict[str, float]:
+    """Median microseconds of the text preprocessor per variant over every held-out text."""
+    from app.model.bundle import load_bundle
+    from training import digits_text
+
+    bundle = load_bundle(Path(bundle_dir))
+    name = next(n for n, s in bundle.inputs.items() if s.modality == "text")
+    preps = _variant_preprocessors(Path(bundle_dir), bundle, name, variants)
+    texts = [t for _, t, _ in digits_text.make_texts(seed + 2)[2]]
+    texts += [t for _, t, _ in digits_text.extra_test_texts(seed + 2)]
+    out = {}
+    for variant, prep in preps.items():
+        times = []
+        for text in texts:
+            started = time.perf_counter()
+            prep(text)
+            times.append((time.perf_counter() - started) * 1e6)
+        out[variant] = round(statistics.median(times), 1)
+    return out
+
+
+def audio_conditions(
+    bundle_dir: Path,
+    conditions: Iterable[str] | None = None,
+    variants: Mapping[str, dict[str, Any]] | None = None,
+    *,
+    seed: int = DEFAULT_SEED,
+    scale: float = 1.0,
+    workers: int = 1,
+) -> dict[str, dict[str, dict[str, float | int]]]:
+    """{condition: {variant: {accuracy, n}}} for the bundle's audio input on held-out clips.
+
+    The clips are make_digits_data.py's (``plan_clips(seed + 1)``, rendered by espeak-ng) and go
+    to the preprocessor as WAV bytes. ``as-is`` also has ``voiced_s_max``, the longest voiced span
+    (what the energy trim keeps), and ``over_window``, how many clips' span is longer than the
+    bundle's window (only their loudest stretch reaches the model).
+    """
+    import multiprocessing
+
+    from app.model.bundle import load_bundle
+    from training import digits_audio
+
+    digits_audio.require_espeak()
+    wanted = tuple(conditions or digits_audio.TEST_CONDITIONS)
+    plan = digits_audio.plan_clips(seed + 1, scale)
+    clips = [c for c in plan if c.split == "test" and c.digit >= 0 and c.condition in wanted]
+    digits_audio.prepare_babble(seed, 0.0)  # held-out babble: fixed sentences, whatever the scale
+    if workers > 1:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            wavs = pool.map(digits_audio.render, clips, chunksize=8)
+    else:
+        wavs = [digits_audio.render(clip) for clip in clips]
+    bundle_dir = Path(bundle_dir)
+    bundle = load_bundle(bundle_dir)
+    name = next(n for n, s in bundle.inputs.items() if s.modality == "audio")
+    preps = _variant_preprocessors(bundle_dir, bundle, name, variants or {})
+    results: dict[str, dict[str, dict[str, float | int]]] = {}
+    for condition in wanted:
+        mine = [i for i, clip in enumerate(clips) if clip.condition == condition]
+        if not mine:
+            raise ValueError(f"no held-out clips of condition {condition!r}")
+        digits = np.array([clips[i].digit for i in mine])
+        results[condition] = {}
+        for variant, prep in preps.items():
+            features = np.stack([prep(wavs[i]) for i in mine])
+            guess = predict(bundle.model.model, _zeros_batch(bundle, name, features))
+            results[condition][variant] = {
+                "accuracy": round(float(np.mean(guess == digits)), 4),
+                "n": len(digits),
+            }
+        voiced = np.array([_voiced_s(bundle.inputs[name].preprocessor, wavs[i]) for i in mine])
+        window_s = bundle.inputs[name].preprocessor.duration_s
+        results[condition]["as-is"]["voiced_s_max"] = round(float(voiced.max()), 3)
+        results[condition]["as-is"]["over_window"] = int(np.sum(voiced > window_s))
+    return results
+
+
+def _voiced_s(prep: Any, wav: bytes) -> float:
+    """Seconds of a clip that the audio preprocessor's energy trim keeps (its voiced span)."""
+    import io
+
+    import soundfile as sf
+    import soxr
+
+    from app.preprocessing.voiced import frame_rms, voiced_span
+
+    samples, rate = sf.read(io.BytesIO(wav), dtype="float32")
+    if rate != prep.sample_rate:
+        samples = soxr.resample(samples, rate, prep.sample_rate)
+    frame_length, hop_length = prep.trim_frame
+    rms = frame_rms(samples, frame_length, hop_length)
+    start, end = voiced_span(samples, rms, hop_length, prep.trim_db)
+    return (end - start) / prep.sample_rate
+
+
+def _parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """NAME=key:value,key:value (values read as YAML)."""
+    label, _, body = text.partition("=")
+    pairs = (item.split(":", 1) for item in body.split(",") if item)
+    return label, {k: yaml.safe_load(v) for k, v in pairs}
+
+
+def main() -> None:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bundle_dir", type=Path)
+    parser.add_argument("--conditions", nargs="*")
+    parser.add_argument("--variant", action="append", default=[], type=_parse_variant)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--timing", action="store_true")
+    parser.add_argument("--modality", choices=("image", "text", "audio"), default="image")
+    args = parser.parse_args()
+    variants = dict(args.variant)
+    by_modality = {"text": text_conditions, "audio": audio_conditions}
+    conditions = by_modality.get(args.modality, image_conditions)
+    results = conditions(args.bundle_dir, args.conditions, variants, scale=args.scale)
+    names = ["as-is", *variants]
+    print(f"{'condition':26s} " + " ".join(f"{v:>16s}" for v in names) + "     n")
+    for condition, row in results.items():
+        cells = " ".join(f"{row[v]['accuracy']:16.4f}" for v in names)
+        print(f"{condition:26s} {cells} {row['as-is']['n']:5d}")
+    if args.modality == "audio":
+        for condition, row in results.items():
+            span, over = row["as-is"]["voiced_s_max"], row["as-is"]["over_window"]
+            print(f"{condition:26s} longest voiced span {span} s, {over} clips over the window")
+    if args.timing and args.modality == "text":
+        for variant, us in text_timing(args.bundle_dir, variants).items():
+            print(f"median us per text, {variant}: {us}")
+    elif args.timing and args.modality == "image":
+        for variant, ms in image_timing(args.bundle_dir, variants).items():
+            print(f"median ms per 1280x720 photo, {variant}: {ms}")
+
+
+if __name__ == "__main__":
+    main()
