@@ -59,7 +59,9 @@ examples of each kind), which `python -m training.evaluate_digits models/digits/
 - audio: `trim: energy`, `window: voiced`, `duration_s: 1.5`: the 1.5 s window sits on the voiced
   part of the clip, wherever it starts; 40 log-mel bands, per-utterance normalisation.
 - text: NFKC, `map_digits: true` (every Unicode decimal digit is its ASCII digit),
-  `lowercase`, `fold_punctuation: true`; characters.
+  `lowercase`, `number_words: numbers.tsv` (the bundle's table of number words 0-9 in 24
+  languages and their scripts, with variants; each becomes its digit, and a word of 5+ letters
+  within two edits of one digit's words too), `fold_punctuation: true`; characters.
 
 ## Data (all on the machine or from Debian packages; `training/make_digits_data.py`, seeded)
 
@@ -67,21 +69,27 @@ examples of each kind), which `python -m training.evaluate_digits models/digits/
   {n_faces} installed font faces in {n_families} families, with shift, rotation, shear, zoom,
   stroke thickness and blur; drawn as tight scans (dark on light, or light on dark as MNIST) or as
   photos: small and off-centre in frames up to 480x360, tinted noisy paper, coloured ink,
-  chalkboards, uneven light, perspective, blur, JPEG quality 30-95.
-  **Held out**: the last {sk_pct}% of the scans (a proxy for held-out writers) and the font
-  families {held_fonts}; photos in 640x480 to 1280x720 frames.
+  chalkboards, uneven light, perspective, blur, JPEG quality 30-95; and scenes: a small digit on a
+  page with words, lines, boxes and arrows, in a form box or cell, circled, on ruled paper, in low
+  light. **Held out**: the last {sk_pct}% of the scans (a proxy for held-out writers) and the font
+  families {held_fonts}; photos in 640x480 to 1280x720 frames; scene templates and lettering
+  training never uses.
 - **Audio**: espeak-ng (voices {train_voices}; voice variants; {train_speeds} wpm; random pitch),
   tape-speed change up to 7%, alone or in phrases ("the number is eight", "eight please", and
   random carrier words around the digit), 0-2 s of silence either side, white/pink/brown noise
   or babble (3-6 other talkers saying sentences with no number: fixed ones and 240 random ones
   from training voices) at 0-20 dB SNR, synthetic-room reverberation (RT60 0.2-0.9 s),
   telephone band (300-3400 Hz at 8 kHz), gain -35..0 dBFS, clipping; about half of the clips are
-  "hard" ones (babble or noise at 0-15 dB, or a random phrase). **Held out**: voices
+  "hard" ones (babble or noise at 0-15 dB, or a random phrase); plus slow (80-110 wpm),
+  whispered and fast (280-330 wpm) speech. **Held out**: voices
   {test_voices} and every 4th variant, at {test_speeds} wpm, phrases ("my number is ...", "... I
-  think") and babble sentences and voices that training never uses.
+  think") and babble sentences and voices that training never uses; slow (70-85 wpm), whispered
+  and fast (300-340 wpm) speech by those voices.
 - **Text**: number words in nine languages with keyboard typos, numerals of the Unicode digit
-  blocks, in templates. **Held out**: templates and misspellings never used in training, and digit
-  blocks training never shows (Persian, Devanagari, Bengali, Thai, Tamil, mathematical, ...).
+  blocks, in templates. **Held out**: templates and misspellings never used in training, digit
+  blocks training never shows (Persian, Devanagari, Bengali, Thai, Tamil, mathematical, ...),
+  number words of other scripts (Russian, Arabic, Hindi, Japanese, ...; written apart from the
+  bundle's table), words with two typos, keycap emoji and full-width digits.
 
 ## Model and training (`training/train_digits.py`, seeded, CPU)
 
@@ -114,7 +122,8 @@ apt-get install espeak-ng fonts-...   # see training/make_digits_data.py for the
 
 Synthetic speech (one synthesiser) and font-drawn digits stand in for real recordings and photos:
 expect lower accuracy on human voices and real phone photos than the table shows. Speech must fit
-in 1.5 s (a longer phrase loses its start or end); an image should show one digit.
+in 1.5 s (a longer phrase loses its start or end, and speech slower than about 70 wpm does not
+fit); an image should show one digit.
 """
 
 

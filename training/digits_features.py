@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -44,14 +45,17 @@ INPUTS: dict[str, dict[str, Any]] = {
         "modality": "text",
         "shape": (32,),
         "dtype": "int32",
+        # Number words of other languages and scripts become the digit before tokenising.
         "params": {"vocabulary": "vocab.txt", "tokenizer": "char", "lowercase": True,
-                   "map_digits": True, "fold_punctuation": True},
+                   "map_digits": True, "fold_punctuation": True, "number_words": "numbers.tsv"},
     },
 }  # fmt: skip
 OUTPUT = "digit"
 # Set before the worker pool forks, so workers share the preprocessors without pickling them.
 _WORKER_STATE: dict[str, Any] = {}
 DESCRIPTION = "Digits 0-9 from a handwritten image, a spoken word and/or typed text, fused"
+# The number-word table is data of the reference bundle; a bundle trained elsewhere gets a copy.
+NUMBER_WORDS = Path(__file__).resolve().parent.parent / "models" / "digits" / "1" / "numbers.tsv"
 
 
 def build_vocabulary(texts: list[str]) -> list[str]:
@@ -59,6 +63,7 @@ def build_vocabulary(texts: list[str]) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         bootstrap = Path(tmp) / "vocab.txt"
         bootstrap.write_text(f"{PAD}\n{OOV}\n", encoding="utf-8")
+        shutil.copyfile(NUMBER_WORDS, Path(tmp) / NUMBER_WORDS.name)
         spec = INPUTS["text"]
         tokenizer = TextPreprocessor(
             spec["params"], bundle_dir=Path(tmp), shape=spec["shape"], dtype=spec["dtype"]
@@ -69,8 +74,10 @@ def build_vocabulary(texts: list[str]) -> list[str]:
 
 
 def write_bundle_files(bundle_dir: Path, vocabulary: list[str]) -> None:
-    """Write bundle.yaml, labels.txt and vocab.txt (everything but the model)."""
+    """Write bundle.yaml, labels.txt, vocab.txt and numbers.tsv (everything but the model)."""
     bundle_dir.mkdir(parents=True, exist_ok=True)
+    if (bundle_dir / NUMBER_WORDS.name).resolve() != NUMBER_WORDS:
+        shutil.copyfile(NUMBER_WORDS, bundle_dir / NUMBER_WORDS.name)
     (bundle_dir / "labels.txt").write_text("\n".join(LABELS) + "\n", encoding="utf-8")
     (bundle_dir / "vocab.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
     spec = {

@@ -37,21 +37,25 @@ def _zeros_batch(bundle: Any, name: str, features: np.ndarray) -> dict[str, np.n
 
 
 def _variant_preprocessors(
-    bundle_dir: Path, bundle: Any, name: str, variants: Mapping[str, dict[str, Any]]
-) -> dict[str, Any]:
-    """Variant name -> a preprocessor of input ``name``: the bundle's own for ``as-is``, else its
-    bundle.yaml parameters updated with the variant's."""
+    bundle_dir: Path, modality: str, variants: Mapping[str, dict[str, Any]] | None
+) -> tuple[Any, str, dict[str, Any]]:
+    """The bundle, its input of ``modality``, and variant name -> a preprocessor of that input:
+    the bundle's own for ``as-is``, else its bundle.yaml parameters updated with the variant's."""
+    from app.model.bundle import load_bundle
     from app.preprocessing import PREPROCESSORS
 
+    bundle_dir = Path(bundle_dir)
+    bundle = load_bundle(bundle_dir)
+    name = next(n for n, s in bundle.inputs.items() if s.modality == modality)
     spec = bundle.inputs[name]
     yaml_params = yaml.safe_load((bundle_dir / "bundle.yaml").read_text(encoding="utf-8"))
     params = yaml_params["inputs"][name]["params"]
     out = {"as-is": spec.preprocessor}
-    for variant, update in variants.items():
-        out[variant] = PREPROCESSORS[spec.modality](
+    for variant, update in (variants or {}).items():
+        out[variant] = PREPROCESSORS[modality](
             {**params, **update}, bundle_dir=bundle_dir, shape=spec.shape, dtype=str(spec.dtype)
         )
-    return out
+    return bundle, name, out
 
 
 def image_conditions(
@@ -63,13 +67,10 @@ def image_conditions(
     scale: float = 1.0,
 ) -> dict[str, dict[str, dict[str, float | int]]]:
     """{condition: {variant: {accuracy, n}}} for the bundle's image input on held-out images."""
-    from app.model.bundle import load_bundle
     from training import digits_images
 
     bundle_dir = Path(bundle_dir)
-    bundle = load_bundle(bundle_dir)
-    name = next(n for n, s in bundle.inputs.items() if s.modality == "image")
-    preps = _variant_preprocessors(bundle_dir, bundle, name, variants or {})
+    bundle, name, preps = _variant_preprocessors(bundle_dir, "image", variants)
     wanted = tuple(conditions or (*digits_images.TEST_CONDITIONS, *digits_images.SCENE_CONDITIONS))
     plan = [p for p in digits_images.plan_images(seed, scale) if p.split == "test"]
     results: dict[str, dict[str, dict[str, float | int]]] = {}
@@ -94,12 +95,9 @@ def image_timing(
     bundle_dir: Path, variants: Mapping[str, dict[str, Any]], runs: int = 50, seed: int = 0
 ) -> dict[str, float]:
     """Median milliseconds of the image preprocessor per variant on a 1280x720 busy-page JPEG."""
-    from app.model.bundle import load_bundle
     from training import digits_images
 
-    bundle = load_bundle(Path(bundle_dir))
-    name = next(n for n, s in bundle.inputs.items() if s.modality == "image")
-    preps = _variant_preprocessors(Path(bundle_dir), bundle, name, variants)
+    bundle, name, preps = _variant_preprocessors(bundle_dir, "image", variants)
     plan = digits_images.plan_images(seed, 0.2)
     photo = next(p for p in plan if p.condition == "busy_page")  # 1280x720
     data = digits_images.draw(photo)[0]
@@ -128,13 +126,10 @@ def text_conditions(
     The texts are make_digits_data.py's (``make_texts(seed + 2)``) for ``TEST_CONDITIONS``, and
     ``extra_test_texts(seed + 2)`` for ``EXTRA_TEST_CONDITIONS``.
     """
-    from app.model.bundle import load_bundle
     from training import digits_text
 
     bundle_dir = Path(bundle_dir)
-    bundle = load_bundle(bundle_dir)
-    name = next(n for n, s in bundle.inputs.items() if s.modality == "text")
-    preps = _variant_preprocessors(bundle_dir, bundle, name, variants or {})
+    bundle, name, preps = _variant_preprocessors(bundle_dir, "text", variants)
     wanted = tuple(conditions or (*digits_text.TEST_CONDITIONS, *digits_text.EXTRA_TEST_CONDITIONS))
     texts = []
     if set(wanted) & set(digits_text.TEST_CONDITIONS):
@@ -163,12 +158,9 @@ def text_timing(
     bundle_dir: Path, variants: Mapping[str, dict[str, Any]], seed: int = DEFAULT_SEED
 ) -> dict[str, float]:
     """Median microseconds of the text preprocessor per variant over every held-out text."""
-    from app.model.bundle import load_bundle
     from training import digits_text
 
-    bundle = load_bundle(Path(bundle_dir))
-    name = next(n for n, s in bundle.inputs.items() if s.modality == "text")
-    preps = _variant_preprocessors(Path(bundle_dir), bundle, name, variants)
+    bundle, name, preps = _variant_preprocessors(bundle_dir, "text", variants)
     texts = [t for _, t, _ in digits_text.make_texts(seed + 2)[2]]
     texts += [t for _, t, _ in digits_text.extra_test_texts(seed + 2)]
     out = {}
@@ -200,7 +192,6 @@ def audio_conditions(
     """
     import multiprocessing
 
-    from app.model.bundle import load_bundle
     from training import digits_audio
 
     digits_audio.require_espeak()
@@ -214,9 +205,7 @@ def audio_conditions(
     else:
         wavs = [digits_audio.render(clip) for clip in clips]
     bundle_dir = Path(bundle_dir)
-    bundle = load_bundle(bundle_dir)
-    name = next(n for n, s in bundle.inputs.items() if s.modality == "audio")
-    preps = _variant_preprocessors(bundle_dir, bundle, name, variants or {})
+    bundle, name, preps = _variant_preprocessors(bundle_dir, "audio", variants)
     results: dict[str, dict[str, dict[str, float | int]]] = {}
     for condition in wanted:
         mine = [i for i, clip in enumerate(clips) if clip.condition == condition]
