@@ -95,7 +95,7 @@ class Metrics:
         )
         self.in_flight = Gauge(
             PREFIX + "in_flight_requests",
-            "Predict requests being processed, summed over live workers.",
+            "Predict and v2 infer requests being processed, summed over live workers.",
             MODEL,
             multiprocess_mode="livesum",
             registry=r,
@@ -205,5 +205,5 @@ class ModelMetrics:
         self._queue_depth.set(rows)
 
     def in_flight(self) -> AbstractContextManager[None]:
-        """Counts a predict request in the in-flight gauge while the block runs."""
+        """Counts a predict or v2 infer request in the in-flight gauge while the block runs."""
         return self._in_flight.track_inprogress()
