@@ -58,6 +58,32 @@ def _variant_preprocessors(
     return bundle, name, out
 
 
+def _score(
+    bundle: Any, name: str, preps: Mapping[str, Any], uploads: list[Any], digits: np.ndarray
+) -> dict[str, dict[str, float | int]]:
+    """{variant: {accuracy, n}}: the model's answers on ``uploads`` through each preprocessor."""
+    scored: dict[str, dict[str, float | int]] = {}
+    for variant, prep in preps.items():
+        features = np.stack([prep(upload) for upload in uploads])
+        guess = predict(bundle.model.model, _zeros_batch(bundle, name, features))
+        scored[variant] = {"accuracy": round(float(np.mean(guess == digits)), 4), "n": len(digits)}
+    return scored
+
+
+def _call_times(preps: Mapping[str, Any], uploads: list[Any]) -> dict[str, list[float]]:
+    """Variant -> seconds of each call of its preprocessor on ``uploads``, after one warm-up."""
+    out = {}
+    for variant, prep in preps.items():
+        prep(uploads[0])
+        times = []
+        for upload in uploads:
+            started = time.perf_counter()
+            prep(upload)
+            times.append(time.perf_counter() - started)
+        out[variant] = times
+    return out
+
+
 def image_conditions(
     bundle_dir: Path,
     conditions: Iterable[str] | None = None,
@@ -69,7 +95,6 @@ def image_conditions(
     """{condition: {variant: {accuracy, n}}} for the bundle's image input on held-out images."""
     from training import digits_images
 
-    bundle_dir = Path(bundle_dir)
     bundle, name, preps = _variant_preprocessors(bundle_dir, "image", variants)
     wanted = tuple(conditions or (*digits_images.TEST_CONDITIONS, *digits_images.SCENE_CONDITIONS))
     plan = [p for p in digits_images.plan_images(seed, scale) if p.split == "test"]
@@ -80,14 +105,7 @@ def image_conditions(
             raise ValueError(f"no held-out images of condition {condition!r}")
         files = [digits_images.draw(p)[0] for p in pictures]
         digits = np.array([p.digit for p in pictures])
-        results[condition] = {}
-        for variant, prep in preps.items():
-            features = np.stack([prep(data) for data in files])
-            guess = predict(bundle.model.model, _zeros_batch(bundle, name, features))
-            results[condition][variant] = {
-                "accuracy": round(float(np.mean(guess == digits)), 4),
-                "n": len(digits),
-            }
+        results[condition] = _score(bundle, name, preps, files, digits)
     return results
 
 
@@ -101,16 +119,8 @@ def image_timing(
     plan = digits_images.plan_images(seed, 0.2)
     photo = next(p for p in plan if p.condition == "busy_page")  # 1280x720
     data = digits_images.draw(photo)[0]
-    out = {}
-    for variant, prep in preps.items():
-        prep(data)  # warm up
-        times = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            prep(data)
-            times.append((time.perf_counter() - started) * 1000)
-        out[variant] = round(statistics.median(times), 2)
-    return out
+    times = _call_times(preps, [data] * runs)
+    return {variant: round(statistics.median(t) * 1000, 2) for variant, t in times.items()}
 
 
 def text_conditions(
@@ -128,7 +138,6 @@ def text_conditions(
     """
     from training import digits_text
 
-    bundle_dir = Path(bundle_dir)
     bundle, name, preps = _variant_preprocessors(bundle_dir, "text", variants)
     wanted = tuple(conditions or (*digits_text.TEST_CONDITIONS, *digits_text.EXTRA_TEST_CONDITIONS))
     texts = []
@@ -143,14 +152,7 @@ def text_conditions(
         if not mine:
             raise ValueError(f"no held-out texts of condition {condition!r}")
         digits = np.array([digit for digit, _ in mine])
-        results[condition] = {}
-        for variant, prep in preps.items():
-            features = np.stack([prep(text) for _, text in mine])
-            guess = predict(bundle.model.model, _zeros_batch(bundle, name, features))
-            results[condition][variant] = {
-                "accuracy": round(float(np.mean(guess == digits)), 4),
-                "n": len(digits),
-            }
+        results[condition] = _score(bundle, name, preps, [text for _, text in mine], digits)
     return results
 
 
@@ -163,15 +165,8 @@ def text_timing(
     bundle, name, preps = _variant_preprocessors(bundle_dir, "text", variants)
     texts = [t for _, t, _ in digits_text.make_texts(seed + 2)[2]]
     texts += [t for _, t, _ in digits_text.extra_test_texts(seed + 2)]
-    out = {}
-    for variant, prep in preps.items():
-        times = []
-        for text in texts:
-            started = time.perf_counter()
-            prep(text)
-            times.append((time.perf_counter() - started) * 1e6)
-        out[variant] = round(statistics.median(times), 1)
-    return out
+    times = _call_times(preps, texts)
+    return {variant: round(statistics.median(t) * 1e6, 1) for variant, t in times.items()}
 
 
 def audio_conditions(
@@ -204,7 +199,6 @@ def audio_conditions(
             wavs = pool.map(digits_audio.render, clips, chunksize=8)
     else:
         wavs = [digits_audio.render(clip) for clip in clips]
-    bundle_dir = Path(bundle_dir)
     bundle, name, preps = _variant_preprocessors(bundle_dir, "audio", variants)
     results: dict[str, dict[str, dict[str, float | int]]] = {}
     for condition in wanted:
@@ -212,14 +206,7 @@ def audio_conditions(
         if not mine:
             raise ValueError(f"no held-out clips of condition {condition!r}")
         digits = np.array([clips[i].digit for i in mine])
-        results[condition] = {}
-        for variant, prep in preps.items():
-            features = np.stack([prep(wavs[i]) for i in mine])
-            guess = predict(bundle.model.model, _zeros_batch(bundle, name, features))
-            results[condition][variant] = {
-                "accuracy": round(float(np.mean(guess == digits)), 4),
-                "n": len(digits),
-            }
+        results[condition] = _score(bundle, name, preps, [wavs[i] for i in mine], digits)
         voiced = np.array([_voiced_s(bundle.inputs[name].preprocessor, wavs[i]) for i in mine])
         window_s = bundle.inputs[name].preprocessor.duration_s
         results[condition]["as-is"]["voiced_s_max"] = round(float(voiced.max()), 3)
