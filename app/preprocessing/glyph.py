@@ -33,6 +33,8 @@ from app.preprocessing.ink import Page, ink_mask, mask_square
 LINE_STROKES = 20
 LINE_MIN_PX = 15
 LINE_MIN_THICKNESS = 2.5  # pixels: so a line is at least 50 pixels long (a small scan has none)
+LINE_PIECE = 10  # a line cut by strokes: its pieces this many times longer than thick
+PATH_SMOOTH = 31  # columns: a line's path is the running median of its middles over this many
 # A component is a frame when its box holds another component at least this share of its height
 # and its hole (the box's inside not inked) is at least this share of its box.
 FRAME_INNER_HEIGHT = 0.25
@@ -44,10 +46,16 @@ MIN_GLYPH_PX = 8
 ASPECT = (0.05, 1.6)
 HEIGHT_STROKES = (2.0, 45.0)
 MAX_HOLE = 0.6
-# A component whose pixels spread along one axis this many times (squared) more than across
-# it is a straight stroke; one leaning further than MAX_LEAN degrees from vertical is no digit.
-LINE_ELONGATION = 0.04
+# A component at least LINE_MIN_LENGTH stroke widths long with LINE_SHARE of its ink within
+# LINE_BAND stroke widths of its main axis is a straight stroke (an arrow's head is the rest);
+# one leaning further than MAX_LEAN degrees from vertical is no digit.
+LINE_MIN_LENGTH = 4.0
+LINE_BAND = 2.0
+LINE_SHARE = 0.7
 MAX_LEAN = 35.0
+# Candidates alike in size, stroke and ink (the teeth of a comb, cell walls) score this share.
+REPEAT_TOLERANCE = 0.25
+REPEATED_WEIGHT = 0.2
 CANDIDATES = 8  # the best this many by size are weighed by their holes too
 MIN_AREA_SHARE = 0.02
 CENTRE_WEIGHT = 0.35  # a candidate in a corner scores this share less than one at the centre
@@ -144,8 +152,10 @@ def _frames_and_lines(mask: np.ndarray) -> np.ndarray:
 
 def _straight_lines(mask: np.ndarray) -> np.ndarray:
     """Horizontal lines: runs at least LINE_MIN_PX long (an opening) that are LINE_STROKES times
-    longer than thick. Only the line's own thickness is taken, so a stroke crossing it keeps the
-    rest of itself; a digit's bar, a few stroke widths long, is no line."""
+    longer than thick. Only a band of the line's own thickness along its path is taken, and in it
+    only pixels whose vertical run in the whole mask is no thicker than the line: a stroke that
+    crosses or touches the line keeps all of itself, and a digit's bar, a few stroke widths long,
+    is no line."""
     opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, LINE_MIN_PX), np.uint8))
     out = np.zeros_like(mask)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
@@ -156,15 +166,40 @@ def _straight_lines(mask: np.ndarray) -> np.ndarray:
         if w < LINE_STROKES * max(LINE_MIN_THICKNESS, area / w / 2):  # quick: two lines at most
             continue
         mine = labels[y : y + h, x : x + w] == i
-        # Each pixel's vertical run: the line's thickness, or more where a stroke lies along it.
-        runs, _ = ndimage.label(mine, structure=[[0, 1, 0], [0, 1, 0], [0, 1, 0]])
+        # Each pixel's vertical run in the mask: the line's thickness, or more where a stroke
+        # crosses or lies along it.
+        runs, _ = ndimage.label(mask[y : y + h, x : x + w], structure=[[0, 1, 0]] * 3)
         lengths = np.bincount(runs.ravel())[runs]
-        thickness = max(LINE_MIN_THICKNESS, float(np.median(lengths[mine])))
+        # The line's thickness: per column its shortest run, so a digit on the line is no help.
+        shortest = np.where(mine, lengths, np.iinfo(lengths.dtype).max).min(axis=0)
+        thickness = max(LINE_MIN_THICKNESS, float(np.median(shortest[mine.any(axis=0)])))
         if w < LINE_STROKES * thickness:
             continue
-        out[y : y + h, x : x + w] |= (mine & (lengths <= 1.5 * thickness)).astype(np.uint8)
+        thin = (mine & (lengths <= 1.5 * thickness)).astype(np.uint8)
+        # Lines joined only through a digit are apart here: each gets its own path.
+        pieces, owners, sizes, _ = cv2.connectedComponentsWithStats(thin, connectivity=8)
+        for j in range(1, pieces):
+            px, py, pw, ph = (int(v) for v in sizes[j, :4])
+            if pw < LINE_PIECE * thickness:
+                continue
+            piece = owners[py : py + ph, px : px + pw] == j
+            out[y + py : y + py + ph, x + px : x + px + pw] |= (
+                piece & _near_path(piece, thickness)
+            ).astype(np.uint8)
     # The anti-aliased edges: a pixel more across the line, where there is ink.
     return cv2.dilate(out, np.ones((3, 1), np.uint8)) & mask
+
+
+def _near_path(thin: np.ndarray, thickness: float) -> np.ndarray:
+    """Pixels within half a line's thickness (and one) of its path: per column, the middle of
+    its thin pixels, smoothed along the line so a digit's bar beside it does not pull it."""
+    counts = thin.sum(axis=0)
+    rows = np.arange(thin.shape[0], dtype=np.float64)
+    columns = np.flatnonzero(counts)
+    middle = (thin * rows[:, None]).sum(axis=0)[columns] / counts[columns]
+    path = np.interp(np.arange(thin.shape[1]), columns, middle)
+    path = ndimage.median_filter(path, size=PATH_SMOOTH, mode="nearest")
+    return np.abs(rows[:, None] - path[None, :]) <= thickness / 2 + 1
 
 
 def _closed_frames(mask: np.ndarray) -> np.ndarray:
@@ -219,7 +254,7 @@ def _candidates(
         dx = (x + w / 2) / width - 0.5
         dy = (y + h / 2) / height - 0.5
         centre = 1 - CENTRE_WEIGHT * min(1.0, np.hypot(dx, dy) / np.hypot(0.5, 0.5))
-        if _slanted_line(labels, stats, i):
+        if _slanted_line(labels, stats, i, widths[i]):
             continue
         strokes = h / widths[i]
         shape = np.exp(-0.5 * (np.log(strokes / DIGIT_STROKES) / DIGIT_STROKES_SPREAD) ** 2)
@@ -228,17 +263,34 @@ def _candidates(
     return found
 
 
-def _slanted_line(labels: np.ndarray, stats: np.ndarray, i: int) -> bool:
-    """A straight stroke (an arrow, an underline, a slash) leaning more than a digit 1 does."""
+def _slanted_line(labels: np.ndarray, stats: np.ndarray, i: int, width: float) -> bool:
+    """A straight stroke leaning more than a digit 1 does: an underline, a slash, or an arrow (a
+    straight shaft with a small head) - most of its ink lies along its main axis."""
     x, y, w, h = (int(v) for v in stats[i, :4])
-    moments = cv2.moments((labels[y : y + h, x : x + w] == i).astype(np.uint8), binaryImage=True)
-    a, b, c = moments["mu20"], moments["mu11"], moments["mu02"]
-    spread = np.sqrt(4 * b * b + (a - c) ** 2)
-    major, minor = (a + c + spread) / 2, (a + c - spread) / 2
-    if major <= 0 or minor / major > LINE_ELONGATION:
+    ys, xs = np.nonzero(labels[y : y + h, x : x + w] == i)
+    xs = xs - xs.mean()
+    ys = ys - ys.mean()
+    a, b, c = float(np.mean(xs * xs)), float(np.mean(xs * ys)), float(np.mean(ys * ys))
+    angle = 0.5 * np.arctan2(2 * b, a - c)  # of the main axis, from the x axis
+    across = np.abs(ys * np.cos(angle) - xs * np.sin(angle))
+    along = xs * np.cos(angle) + ys * np.sin(angle)
+    if along.max() - along.min() < LINE_MIN_LENGTH * width:
         return False
-    lean = 0.5 * np.degrees(np.arctan2(2 * b, c - a))  # of the major axis, from vertical
-    return abs(lean) > MAX_LEAN
+    if np.mean(across <= LINE_BAND * width) < LINE_SHARE:
+        return False
+    return 90 - abs(np.degrees(angle)) > MAX_LEAN
+
+
+def _repeated(i: int, others: list[int], stats: np.ndarray, widths: np.ndarray) -> bool:
+    """Another candidate has ``i``'s height, width, stroke and ink within REPEAT_TOLERANCE: the
+    teeth of a form's comb or the walls of its cells repeat, a lone digit does not."""
+    ref = np.array([*stats[i, 2:5], widths[i]], dtype=float)
+    for j in others:
+        if j != i:
+            other = np.array([*stats[j, 2:5], widths[j]], dtype=float)
+            if np.all(np.abs(other / ref - 1) <= REPEAT_TOLERANCE):
+                return True
+    return False
 
 
 def _has_glyph(mask: np.ndarray) -> bool:
@@ -252,10 +304,14 @@ def _choose(labels: np.ndarray, stats: np.ndarray, mask: np.ndarray) -> list[int
     # frame is mostly hole: the score falls with the square of the hole's share.
     widths = _stroke_widths(labels, mask, len(stats))
     scored = []
-    for score, i in _candidates(labels, stats, mask, widths)[:CANDIDATES]:
+    candidates = _candidates(labels, stats, mask, widths)
+    for score, i in candidates[:CANDIDATES]:
         hole = _hole_share(labels, stats, i)
-        if hole <= MAX_HOLE:
-            scored.append((score * (1 - hole) ** 2, i))
+        if hole > MAX_HOLE:
+            continue
+        if _repeated(i, [j for _, j in candidates], stats, widths):
+            score *= REPEATED_WEIGHT
+        scored.append((score * (1 - hole) ** 2, i))
     if not scored:
         return None
     seed = max(scored)[1]
