@@ -27,9 +27,10 @@ INPUTS: dict[str, dict[str, Any]] = {
         "shape": (28, 28, 1),
         "dtype": "float32",
         # Ink comes out high and paper low whichever way round the upload is (polarity auto);
-        # the digit is cropped out of a photo and centred by mass, as MNIST was prepared.
+        # ruled lines and form boxes are painted out, and the digit-shaped object is cropped
+        # out of a photo (not all the ink on the page) and centred by mass, as MNIST was prepared.
         "params": {"resize": "pad", "pad_value": 255, "interpolation": "area", "scale": "unit",
-                   "polarity": "auto", "crop": "content", "flatten": True},
+                   "polarity": "auto", "crop": "object", "remove_frames": True, "flatten": True},
     },
     "audio": {
         "modality": "audio",

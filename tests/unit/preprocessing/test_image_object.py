@@ -21,7 +21,7 @@ from tests.support.media import digit_image
 DIGITS = {"resize": "pad", "pad_value": 255, "interpolation": "area", "scale": "unit",
           "polarity": "auto", "flatten": True}  # fmt: skip
 FONT = cv2.FONT_HERSHEY_SIMPLEX
-# Held-out photos the trainer's scene generator drew (seed 0), each a digit crop: object once missed.
+# Held-out photos the trainer's scene generator drew (seed 0), each once misread by crop: object.
 GLYPHS = Path(__file__).resolve().parents[2] / "data" / "glyph"
 # The square found around a digit against the digit's own box squared: intersection over union.
 MIN_BOX_IOU = 0.6
