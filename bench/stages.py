@@ -39,6 +39,8 @@ TOP_K = 5
 # Stages whose work runs in TensorFlow's pool threads or the batcher's thread: timed with the
 # process clock (nothing else of ours runs meanwhile), the rest with the calling thread's.
 PROCESS_CLOCK = ("inference_b1", "inference_max", "predict_path")
+# The reference bundle's number-word table (24 languages), timed on the workload's text.
+NUMBER_WORDS = Path(__file__).resolve().parent.parent / "models" / "digits" / "1" / "numbers.tsv"
 FLOOR_CITED = {
     "image_scale": "uint8 input, scaling inside the graph (not measured)",
     "audio_decode": "at the floor already (libsndfile reads PCM)",
@@ -125,6 +127,7 @@ def measure(bundle_dir: Path, workload: Workload, *, repeats: int = DEFAULT_REPE
         waveform = audio_pre.fit(mono, rate)
         timed["features"] = median_ms(lambda: audio_pre.features_of(waveform), repeats, thread)
         timed["tokenise"] = median_ms(lambda: text_pre(workload.text), repeats, thread)
+        timed.update(_options(bundle, decoded, workload.text, repeats))
 
         row = {
             spec.name: spec.preprocessor(getattr(workload, spec.modality))
@@ -176,6 +179,36 @@ def measure(bundle_dir: Path, workload: Workload, *, repeats: int = DEFAULT_REPE
         "floors": floors,
         "loadavg": os.getloadavg(),
     }
+
+
+def _options(bundle, decoded, text: str, repeats: int) -> dict:
+    """The bundle options this bundle leaves off, on the same photo and text: what each costs
+    per request where a bundle declares it (the digits bundle does)."""
+    import yaml
+
+    from app.preprocessing import PREPROCESSORS
+    from app.preprocessing.number_words import NumberWords
+
+    thread = time.thread_time
+    declared = yaml.safe_load((bundle.path / "bundle.yaml").read_text(encoding="utf-8"))["inputs"]
+    name, spec = next((n, s) for n, s in bundle.inputs.items() if s.modality == "image")
+    ink = {"polarity": "auto", "flatten": True}
+    variants = {
+        "option_polarity_flatten": ink,
+        "option_crop_content": {**ink, "crop": "content"},
+        "option_crop_object": {**ink, "crop": "object"},
+        "option_remove_frames": {**ink, "crop": "object", "remove_frames": True},
+    }
+    out = {}
+    for key, params in variants.items():
+        variant = PREPROCESSORS["image"](
+            {**declared[name].get("params", {}), **params}, bundle_dir=bundle.path,
+            shape=spec.shape, dtype=str(spec.dtype),
+        )  # fmt: skip
+        out[key] = median_ms(lambda v=variant: v.find_content(decoded), repeats, thread)
+    table = NumberWords.load(NUMBER_WORDS, NUMBER_WORDS.name)
+    out["option_number_words"] = median_ms(lambda: table.replace(text), repeats, thread)
+    return out
 
 
 def _read_audio(data: bytes) -> Any:

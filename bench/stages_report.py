@@ -27,6 +27,12 @@ STAGES: tuple[tuple[str, str, bool], ...] = (
     ("inference_max", "inference per sample at max batch", True),
     ("postprocess", "postprocess (top-k labels)", True),
     ("json", "JSON response (Flask jsonify)", True),
+    # Options this bundle leaves off, on the same photo and text (each row is the whole step).
+    ("option_polarity_flatten", "option: image polarity auto + flatten (no crop)", False),
+    ("option_crop_content", "option: ... + crop content (all the ink)", False),
+    ("option_crop_object", "option: ... + crop object (the glyph-sized object)", False),
+    ("option_remove_frames", "option: ... + crop object + remove_frames", False),
+    ("option_number_words", "option: text number_words (24-language table)", False),
 )
 
 

@@ -3,12 +3,15 @@
 ``find_glyph`` works on the ink mask of ``ink.ink_mask`` (after polarity and flatten):
 
 * ``remove_frames``: straight runs much longer than they are thick (ruled lines, form boxes
-  and cells; a morphological opening with horizontal and vertical kernels) and closed
-  frames (a component whose box holds another sizeable component and which is mostly hole: a
-  drawn box or circle) are taken out of the mask and painted over with the paper.
+  and cells; a morphological opening with horizontal and vertical kernels; each line is taken
+  along its own path and only where the ink is as thin as the line, so a digit joined to two
+  lines keeps its body) and closed frames (a component whose box holds another sizeable
+  component and which is mostly hole: a drawn box or circle) are taken out of the mask and
+  painted over with the paper.
 * ``pick`` (``crop: object``): the connected components of the mask are scored as glyphs by size,
-  stroke width, aspect, hollowness, slant (a straight leaning stroke is an arrow or a slash) and
-  nearness to the centre; the best one is the seed, and
+  stroke width, aspect, hollowness, slant (a straight leaning stroke is an arrow or a slash),
+  likeness to other candidates (the teeth of a form's comb repeat; a digit is one of a kind)
+  and nearness to the centre; the best one is the seed, and
   components close to it that keep the union glyph-shaped join it (a 4 or 5 drawn in two
   strokes, a stroke cut by a removed line). The square is centred on that glyph's ink alone, and
   any other ink inside the square is painted over with the paper.

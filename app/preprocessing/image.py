@@ -145,7 +145,7 @@ class ImagePreprocessor:
         fmt = sniff_upload(data, "image", IMAGE_FORMATS)
         try:
             image = self.decode(data, fmt)
-            image = self._find_content(image)
+            image = self.find_content(image)
             image = self.fit(image)
         except Image.DecompressionBombError:
             # Some plugins (animated WebP) check Pillow's own limit while reading the header.
@@ -209,8 +209,9 @@ class ImagePreprocessor:
             return canvas
         return image if image.mode == self._mode else image.convert(self._mode)
 
-    def _find_content(self, image: Image.Image) -> Image.Image:
-        """Polarity and content crop, where the bundle asks for them (both off by default)."""
+    def find_content(self, image: Image.Image) -> Image.Image:
+        """Polarity, flatten, frame removal and the crop, where the bundle asks for them (all off
+        by default; a step of ``__call__``)."""
         if self.polarity == "fixed" and self.crop == "none":  # flatten needs polarity auto
             return image
         pixels = np.asarray(image)
