@@ -54,8 +54,10 @@ examples of each kind), which `python -m training.evaluate_digits models/digits/
 
 ## Preprocessing (bundle.yaml; the same code serves and trains)
 
-- image: `polarity: auto` (ink is whichever side of the page it is), `crop: content` (the digit is
-  found, cropped with a margin, centred by mass, as MNIST was prepared), then padded to 28x28.
+- image: `polarity: auto` (ink is whichever side of the page it is), `flatten` (uneven light
+  levelled), `remove_frames: true` (ruled lines, form boxes and cells, and closed frames around
+  the digit painted out), `crop: object` (the one glyph-sized object, not all the ink on the page,
+  cropped with a margin and centred by mass, as MNIST was prepared), then padded to 28x28.
 - audio: `trim: energy`, `window: voiced`, `duration_s: 1.5`: the 1.5 s window sits on the voiced
   part of the clip, wherever it starts; 40 log-mel bands, per-utterance normalisation.
 - text: NFKC, `map_digits: true` (every Unicode decimal digit is its ASCII digit),
