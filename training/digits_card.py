@@ -12,6 +12,9 @@ TARGETS = {"image": 0.90, "audio": 0.95, "text": 0.95, "image+audio": 0.97,
            "image+audio+text": 0.99}  # fmt: skip
 # On real-world inputs each single modality >= 95%, fused >= 97.5%.
 REAL_WORLD_TARGETS = {"single": 0.95, "fused": 0.975}
+# The rows that fall short of their target, at what the shipped bundle measured: the tests hold
+# them there, so a retrain may not lose ground while the target is not met.
+REAL_WORLD_FLOORS = {"image": 0.9344}
 
 CARD = """\
 # digits (version 1): spoken, written and typed digits, fused
@@ -28,7 +31,7 @@ A held-out set of our own, made with seeds, voices, fonts, phrases and templates
 never uses, one condition per item ({per_condition} per condition). Alone: every item of that
 condition. Fused: {fused_n} random same-digit pairings across all conditions; "k corrupted": k of
 the three parts hold no digit at all (babble or noise, blank or scribbled paper, random words).
-Target: each single modality ≥ 95%, fused ≥ 97.5%. Machine-readable: `metrics.json`
+Target: each single modality ≥ 95%, fused ≥ 97.5%. {not_met} Machine-readable: `metrics.json`
 (`real_world`, `calibration`).
 
 | input | condition | accuracy | n | ECE before → after scaling |
@@ -38,7 +41,10 @@ Target: each single modality ≥ 95%, fused ≥ 97.5%. Machine-readable: `metric
 Calibration (expected calibration error, {bins} equal-width confidence bins, on the held-out cases
 above): temperature {temperature:.3f} fitted on a validation split of the training sources;
 single-modality cases {ece_single_before:.2%} → {ece_single:.2%}, fused cases
-{ece_fused_before:.2%} → {ece_fused:.2%}, all {ece_all_before:.2%} → {ece_all:.2%}.
+{ece_fused_before:.2%} → {ece_fused:.2%}, all {ece_all_before:.2%} → {ece_all:.2%}; single-modality
+cases of the earlier conditions alone (the set before busy pages, boxes, circles, ruled paper, low
+light, slow, whispered and fast speech, world words, two typos and keycaps joined)
+{ece_earlier_before:.2%} → {ece_earlier:.2%}.
 
 ## Clean held-out accuracy
 
@@ -129,6 +135,20 @@ fit); an image should show one digit.
 """
 
 
+def real_world_target(key: str) -> float:
+    """The target of a modality or fused row of ``real_world`` (a single modality has no "+")."""
+    return REAL_WORLD_TARGETS["fused" if "+" in key else "single"]
+
+
+def _not_met(real_world: dict[str, Any]) -> str:
+    short = [
+        f"{key} {r['accuracy']:.2%}"
+        for key, r in real_world.items()
+        if "/" not in key and r["accuracy"] < real_world_target(key)
+    ]
+    return f"Not met: {', '.join(short)}." if short else "Met on every row."
+
+
 def _robustness_rows(real_world: dict[str, Any]) -> list[str]:
     rows = []
     for key, r in real_world.items():
@@ -164,6 +184,7 @@ def write(bundle_dir: Path, metrics: dict[str, Any]) -> None:
         per_condition=next(r["n"] for k, r in real_world.items() if k.startswith("image/")),
         fused_n=real_world["image+audio+text"]["n"],
         robustness="\n".join(_robustness_rows(real_world)),
+        not_met=_not_met(real_world),
         bins=calibration["bins"],
         ece_single_before=calibration["single"]["ece_uncalibrated"],
         ece_single=calibration["single"]["ece"],
@@ -171,6 +192,8 @@ def write(bundle_dir: Path, metrics: dict[str, Any]) -> None:
         ece_fused=calibration["fused"]["ece"],
         ece_all_before=calibration["all"]["ece_uncalibrated"],
         ece_all=calibration["all"]["ece"],
+        ece_earlier_before=calibration["single_earlier_conditions"]["ece_uncalibrated"],
+        ece_earlier=calibration["single_earlier_conditions"]["ece"],
         combos=next(r["n"] for k, r in held_out.items() if "+" in k),
         table="\n".join(rows),
         n_faces=len(faces),

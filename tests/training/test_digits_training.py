@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from app import create_app
 from app.settings import load_settings
 from tests.support.server import ROOT
@@ -78,6 +80,20 @@ def test_tiny_training_run_writes_a_bundle_the_service_answers_with(tmp_path):
         assert {f"{name}/{c}" for c in conditions} <= measured
     assert "image+audio+text, 2 corrupted" in measured
     assert "Robustness on real-world inputs" in (bundle / "MODEL_CARD.md").read_text()
+
+    # The same weights rescored without training: the same answers, and the saved model's raw
+    # scores are the first run's calibrated ones (its temperature is folded in).
+    rescored = tmp_path / "rescored" / "digits" / "1"
+    _run("training.train_digits", "--data", str(data), "--out", str(rescored),
+         "--samples", str(samples), "--model", str(bundle / "model.keras"))  # fmt: skip
+    again = json.loads((rescored / "metrics.json").read_text())
+    assert again["training"]["weights_from"] == str(bundle / "model.keras")
+    for key, result in metrics["held_out"].items():
+        assert again["held_out"][key]["accuracy"] == result["accuracy"], key
+    for cases in ("single", "fused", "all"):
+        first, rescored_ece = metrics["calibration"][cases], again["calibration"][cases]
+        assert rescored_ece["ece_uncalibrated"] == pytest.approx(first["ece"], abs=2e-4), cases
+    assert (rescored / "vocab.txt").read_text() == (bundle / "vocab.txt").read_text()
 
     settings = dataclasses.replace(
         load_settings(environ={}), models_dir=str(tmp_path / "models"), default_model="digits"
