@@ -116,7 +116,7 @@ examples of each kind), which `python -m training.evaluate_digits models/digits/
   or two of them (never all) are swapped for an item with no digit, so the fused head learns to
   trust the clear part. Adam, cosine-decayed learning rate from 2e-3, {epochs} epochs of
   {examples_per_epoch:,} pairings, batch 64. Temperature scaling on the validation split.
-- {data_line}feature extraction {featurise_s} s, training {train_s} s on {machine}.
+- {data_line}feature extraction {featurise_s} s, training {train_s} s on {machine}.{rescored_line}
 
 ## Rebuild
 
@@ -207,6 +207,13 @@ def write(bundle_dir: Path, metrics: dict[str, Any]) -> None:
         inputs="; ".join(f"`{n}` {s['shape']} {s['dtype']}" for n, s in INPUTS.items()),
         corrupt_pct=round(100 * info["corrupt_fraction"]),
         data_line=f"Data generation {info['data_s']} s, " if "data_s" in info else "",
+        rescored_line=(
+            f"\n- Then, with no retraining (`--model {info['weights_from']}`), rescored through the"
+            f" preprocessing above and its temperature fitted again: {info['rescore_s']} s. The"
+            " figures above are from that run."
+            if "weights_from" in info
+            else ""
+        ),
         **info,
     )
     (bundle_dir / "MODEL_CARD.md").write_text(text, encoding="utf-8")

@@ -48,8 +48,6 @@ TRAIN_TEXTS = 24_000
 VAL_FRACTION = 0.08
 TEST_CONDITIONS = ("ascii", "words", "scripts", "typos", "phrases_punctuation")
 TEST_PER_DIGIT = 15  # per condition
-LEFT_TO_MODEL_TYPOS = 6_000  # training texts misspelt past what number_words maps
-LEFT_TO_MODEL_SEED = 7919  # a multiplier of the data seed: their own stream
 # Digit blocks that only the held-out texts use (their zero's name starts with one of these).
 TEST_SCRIPTS = (
     "EXTENDED ARABIC-INDIC", "DEVANAGARI", "BENGALI", "THAI", "MATHEMATICAL BOLD",
@@ -257,26 +255,6 @@ def _test_text(
             None if misspelt is None else _render(rng.choice(TEST_TEMPLATES), misspelt, digit, rng)
         )
     return _render(rng.choice(TEST_PHRASE_TEMPLATES), word, digit, rng)
-
-
-def left_to_model_typos(seed: int, held_out: Texts, scale: float = 1.0) -> Texts:
-    """Training texts whose number word is misspelt past what the bundle's number_words maps (a
-    4-letter word with a slip or two, a longer one with two or three): with every spelled word
-    mapped to its digit, these are all the letters of number words the model learns from. Their
-    own RNG stream, so the other texts stay as they were; no misspelling of ``held_out`` texts."""
-    rng = random.Random(seed * LEFT_TO_MODEL_SEED)
-    words = {d: [w for w in ws if len(w) >= 4] for d, ws in digit_words().items()}
-    unseen = {w.strip(".,!?'\"").lower() for _, text, _ in held_out for w in text.split()}
-    texts: Texts = []
-    while len(texts) < max(10, round(LEFT_TO_MODEL_TYPOS * scale)):
-        digit = rng.randrange(10)
-        word = rng.choice(words[digit])
-        slips = rng.choice((1, 2)) if len(word) == 4 else rng.choice((2, 3))
-        for _ in range(slips):
-            word = typo(word, rng)
-        if word.lower() not in unseen:
-            texts.append((digit, _render(rng.choice(TRAIN_TEMPLATES), word, digit, rng), "typo"))
-    return texts
 
 
 def world_digit_words() -> dict[int, list[tuple[str, str]]]:

@@ -72,7 +72,6 @@ def build(out_dir: Path, seed: int, workers: int, scale: float = 1.0) -> list[di
     print(f"audio: {len(clips)} in {time.monotonic() - started:.0f} s", flush=True)
     train, val, test, noise = digits_text.make_texts(seed + 2, scale)
     test += digits_text.extra_test_texts(seed + 2, scale=scale)
-    train += digits_text.left_to_model_typos(seed + 2, test, scale)
     for split, texts in (("train", train), ("val", val), ("test", test)):
         rows += [_row("text", split, d, kind, text) for d, text, kind in texts]
     for _, text, kind in noise:
