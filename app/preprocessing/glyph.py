@@ -101,17 +101,27 @@ def find_glyph(
         return Found(None, None)
     fringe = max(1, round(ERASE_FRINGE * min(grey.shape) / 500))
     removed = np.zeros_like(mask)
+    # The components of ``mask`` as it stands and their scores, once found: one pass serves
+    # frame removal's question (is a glyph left?) and the pick's (which one?).
+    components, scored = None, None
     if remove_frames:
-        removed = _frames_and_lines(mask)
+        components = _components(mask)
+        removed = _frames_and_lines(mask, components)
         if removed.any():
-            mask = mask & (1 - removed)
+            kept = mask & (1 - removed)
+            count, labels, stats = _components(kept)
+            kept_scored = _scored(labels, stats, kept) if count > 1 else None
+            if kept_scored is not None and kept_scored[1]:
+                mask, components, scored = kept, (count, labels, stats), kept_scored
+            else:  # nothing glyph-shaped is left: a lone 1 is a straight run too, keep it
+                removed = np.zeros_like(mask)
     erase = _widen(removed, fringe).astype(bool) if removed.any() else None
     if not pick:
         return Found(mask_square(mask.astype(bool), margin), erase)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    count, labels, stats = components or _components(mask)
     if count <= 1:
         return Found(None, erase)
-    chosen = _choose(labels, stats, mask)
+    chosen = _choose(labels, stats, scored or _scored(labels, stats, mask))
     if chosen is None:  # nothing glyph-shaped: all the (remaining) ink, as crop: content
         return Found(mask_square(mask.astype(bool), margin), erase)
     glyph = np.isin(labels, chosen)
@@ -143,14 +153,17 @@ def _stroke_widths(labels: np.ndarray, mask: np.ndarray, count: int) -> np.ndarr
     return np.maximum(1.0, 4 * (sums / np.maximum(areas, 1) - 0.5))
 
 
-def _frames_and_lines(mask: np.ndarray) -> np.ndarray:
-    """Mask of the long straight lines and the closed frames in ``mask``."""
-    frames = _closed_frames(mask)
+def _components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """(count, labels, stats) of the 8-connected components of ``mask``."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    return count, labels, stats
+
+
+def _frames_and_lines(mask: np.ndarray, components: tuple) -> np.ndarray:
+    """Mask of the long straight lines and the closed frames in ``mask`` (``components`` its)."""
+    frames = _closed_frames(mask, components)
     rest = mask & (1 - frames)
-    removed = frames | _straight_lines(rest) | _straight_lines(np.ascontiguousarray(rest.T)).T
-    if not _has_glyph(mask & (1 - removed)):  # a lone 1 is a straight run too: keep it
-        return np.zeros_like(mask)
-    return removed
+    return frames | _straight_lines(rest) | _straight_lines(np.ascontiguousarray(rest.T)).T
 
 
 def _straight_lines(mask: np.ndarray) -> np.ndarray:
@@ -205,9 +218,9 @@ def _near_path(thin: np.ndarray, thickness: float) -> np.ndarray:
     return np.abs(rows[:, None] - path[None, :]) <= thickness / 2 + 1
 
 
-def _closed_frames(mask: np.ndarray) -> np.ndarray:
+def _closed_frames(mask: np.ndarray, components: tuple) -> np.ndarray:
     """Components whose box holds another sizeable component and which are mostly hole."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    count, labels, stats = components
     out = np.zeros_like(mask)
     if count <= 2:
         return out
@@ -296,18 +309,19 @@ def _repeated(i: int, others: list[int], stats: np.ndarray, widths: np.ndarray) 
     return False
 
 
-def _has_glyph(mask: np.ndarray) -> bool:
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    return count > 1 and bool(_candidates(labels, stats, mask))
+def _scored(labels: np.ndarray, stats: np.ndarray, mask: np.ndarray) -> tuple:
+    """(stroke widths, candidates) of ``mask``'s components."""
+    widths = _stroke_widths(labels, mask, len(stats))
+    return widths, _candidates(labels, stats, mask, widths)
 
 
-def _choose(labels: np.ndarray, stats: np.ndarray, mask: np.ndarray) -> list[int] | None:
-    """Labels of the glyph: the best-scoring component that is not hollow, and its neighbours."""
+def _choose(labels: np.ndarray, stats: np.ndarray, scored: tuple) -> list[int] | None:
+    """Labels of the glyph: the best-scoring component that is not hollow, and its neighbours
+    (``scored``: ``_scored`` of these components)."""
     # A digit's loops are small next to its box (a thin 0: about half); a drawn box, circle or
     # frame is mostly hole: the score falls with the square of the hole's share.
-    widths = _stroke_widths(labels, mask, len(stats))
+    widths, candidates = scored
     scored = []
-    candidates = _candidates(labels, stats, mask, widths)
     for score, i in candidates[:CANDIDATES]:
         hole = _hole_share(labels, stats, i)
         if hole > MAX_HOLE:
