@@ -335,23 +335,22 @@ def plan_images(seed: int, scale: float = 1.0) -> list[Picture]:
                     split = "val" if rng.random() < VAL_FRACTION else "train"
                     add(split, digit, f"font:{family}", f"{path.stem}_{digit}_{k}", glyph, "train")
     per_digit = max(1, round(TEST_PER_DIGIT * scale))
-    for condition in TEST_CONDITIONS:
-        for digit in range(10):
-            mine = [h for h in held_out if h[0] == digit]
-            for j in rng.choice(len(mine), per_digit, replace=False):
-                _, glyph, name = mine[j]
-                add("test", digit, condition, f"{condition}_{name}_{j}", glyph, condition)
+
+    def add_held_out(conditions: tuple[str, ...], stream: np.random.Generator) -> None:
+        for condition in conditions:
+            for digit in range(10):
+                mine = [h for h in held_out if h[0] == digit]
+                for j in stream.choice(len(mine), per_digit, replace=False):
+                    _, glyph, name = mine[j]
+                    add("test", digit, condition, f"{condition}_{name}_{j}", glyph, condition)
+
+    add_held_out(TEST_CONDITIONS, rng)
     for split, count in NOISE_ONLY_IMAGES.items():
         for k in range(max(2, round(count * scale))):
             add(split, -1, "noise_only", f"blank_{k}", ("blank",), "train")
     # Scenes last, from their own stream: every image above stays as it was before they came.
     scene_rng = np.random.default_rng([seed, 1])
-    for condition in SCENE_CONDITIONS:
-        for digit in range(10):
-            mine = [h for h in held_out if h[0] == digit]
-            for j in scene_rng.choice(len(mine), per_digit, replace=False):
-                _, glyph, name = mine[j]
-                add("test", digit, condition, f"{condition}_{name}_{j}", glyph, condition)
+    add_held_out(SCENE_CONDITIONS, scene_rng)
     for n, (digit, glyph, source, name) in enumerate(training[::SCENE_TRAIN_EVERY]):
         split = "val" if scene_rng.random() < VAL_FRACTION else "train"
         kind = SCENE_KINDS_TRAIN[n % len(SCENE_KINDS_TRAIN)]

@@ -70,6 +70,21 @@ def _score(
     return scored
 
 
+def _score_by_condition(
+    bundle: Any, name: str, preps: Mapping[str, Any], wanted: Iterable[str],
+    items: list[tuple[str, int, Any]], kind: str,
+) -> dict[str, dict[str, dict[str, float | int]]]:  # fmt: skip
+    """{condition: {variant: {accuracy, n}}} over ``items`` of (condition, digit, upload)."""
+    results = {}
+    for condition in wanted:
+        mine = [(digit, upload) for c, digit, upload in items if c == condition]
+        if not mine:
+            raise ValueError(f"no held-out {kind} of condition {condition!r}")
+        digits = np.array([digit for digit, _ in mine])
+        results[condition] = _score(bundle, name, preps, [u for _, u in mine], digits)
+    return results
+
+
 def _call_times(preps: Mapping[str, Any], uploads: list[Any]) -> dict[str, list[float]]:
     """Variant -> seconds of each call of its preprocessor on ``uploads``, after one warm-up."""
     out = {}
@@ -97,16 +112,13 @@ def image_conditions(
 
     bundle, name, preps = _variant_preprocessors(bundle_dir, "image", variants)
     wanted = tuple(conditions or (*digits_images.TEST_CONDITIONS, *digits_images.SCENE_CONDITIONS))
-    plan = [p for p in digits_images.plan_images(seed, scale) if p.split == "test"]
-    results: dict[str, dict[str, dict[str, float | int]]] = {}
-    for condition in wanted:
-        pictures = [p for p in plan if p.condition == condition]
-        if not pictures:
-            raise ValueError(f"no held-out images of condition {condition!r}")
-        files = [digits_images.draw(p)[0] for p in pictures]
-        digits = np.array([p.digit for p in pictures])
-        results[condition] = _score(bundle, name, preps, files, digits)
-    return results
+    plan = digits_images.plan_images(seed, scale)
+    items = [
+        (p.condition, p.digit, digits_images.draw(p)[0])
+        for p in plan
+        if p.split == "test" and p.condition in wanted
+    ]
+    return _score_by_condition(bundle, name, preps, wanted, items, "images")
 
 
 def image_timing(
@@ -146,14 +158,8 @@ def text_conditions(
     extra = tuple(c for c in wanted if c in digits_text.EXTRA_TEST_CONDITIONS)
     if extra:
         texts += digits_text.extra_test_texts(seed + 2, extra, scale)
-    results: dict[str, dict[str, dict[str, float | int]]] = {}
-    for condition in wanted:
-        mine = [(digit, text) for digit, text, kind in texts if kind == condition]
-        if not mine:
-            raise ValueError(f"no held-out texts of condition {condition!r}")
-        digits = np.array([digit for digit, _ in mine])
-        results[condition] = _score(bundle, name, preps, [text for _, text in mine], digits)
-    return results
+    items = [(kind, digit, text) for digit, text, kind in texts]
+    return _score_by_condition(bundle, name, preps, wanted, items, "texts")
 
 
 def text_timing(
@@ -200,17 +206,13 @@ def audio_conditions(
     else:
         wavs = [digits_audio.render(clip) for clip in clips]
     bundle, name, preps = _variant_preprocessors(bundle_dir, "audio", variants)
-    results: dict[str, dict[str, dict[str, float | int]]] = {}
-    for condition in wanted:
-        mine = [i for i, clip in enumerate(clips) if clip.condition == condition]
-        if not mine:
-            raise ValueError(f"no held-out clips of condition {condition!r}")
-        digits = np.array([clips[i].digit for i in mine])
-        results[condition] = _score(bundle, name, preps, [wavs[i] for i in mine], digits)
-        voiced = np.array([_voiced_s(bundle.inputs[name].preprocessor, wavs[i]) for i in mine])
-        window_s = bundle.inputs[name].preprocessor.duration_s
-        results[condition]["as-is"]["voiced_s_max"] = round(float(voiced.max()), 3)
-        results[condition]["as-is"]["over_window"] = int(np.sum(voiced > window_s))
+    items = [(clip.condition, clip.digit, wav) for clip, wav in zip(clips, wavs, strict=True)]
+    results = _score_by_condition(bundle, name, preps, wanted, items, "clips")
+    prep = bundle.inputs[name].preprocessor
+    for condition, row in results.items():
+        voiced = np.array([_voiced_s(prep, wav) for c, _, wav in items if c == condition])
+        row["as-is"]["voiced_s_max"] = round(float(voiced.max()), 3)
+        row["as-is"]["over_window"] = int(np.sum(voiced > prep.duration_s))
     return results
 
 

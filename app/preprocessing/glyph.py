@@ -247,11 +247,9 @@ def _hole_share(labels: np.ndarray, stats: np.ndarray, i: int) -> float:
 
 
 def _candidates(
-    labels: np.ndarray, stats: np.ndarray, mask: np.ndarray, widths: np.ndarray | None = None
+    labels: np.ndarray, stats: np.ndarray, mask: np.ndarray, widths: np.ndarray
 ) -> list[tuple]:
     """(score, label) of every glyph-shaped component, best first."""
-    if widths is None:
-        widths = _stroke_widths(labels, mask, len(stats))
     height, width = mask.shape
     areas = stats[:, cv2.CC_STAT_AREA].astype(float)
     areas[0] = 0
