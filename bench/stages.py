@@ -55,10 +55,6 @@ FLOOR_CITED = {
 }
 # The options rows: off in this bundle, timed so a bundle that declares them knows their cost.
 OPTION_NOTE = "off in this bundle; the digits bundle declares it (not summed)"
-OPTION_KEYS = (
-    "option_polarity_flatten", "option_crop_content", "option_crop_object",
-    "option_remove_frames", "option_number_words",
-)  # fmt: skip
 
 
 def measure(bundle_dir: Path, workload: Workload, *, repeats: int = DEFAULT_REPEATS) -> dict:
@@ -133,7 +129,8 @@ def measure(bundle_dir: Path, workload: Workload, *, repeats: int = DEFAULT_REPE
         waveform = audio_pre.fit(mono, rate)
         timed["features"] = median_ms(lambda: audio_pre.features_of(waveform), repeats, thread)
         timed["tokenise"] = median_ms(lambda: text_pre(workload.text), repeats, thread)
-        timed.update(_options(bundle, decoded, workload.text, repeats))
+        options = _options(bundle, decoded, workload.text, repeats)
+        timed.update(options)
 
         row = {
             spec.name: spec.preprocessor(getattr(workload, spec.modality))
@@ -168,6 +165,7 @@ def measure(bundle_dir: Path, workload: Workload, *, repeats: int = DEFAULT_REPE
         predict = median_ms(lambda: predictor.predict([instance], TOP_K), repeats, process)
 
         floors = _floors(image_pre, workload, mono, rate, audio_pre.sample_rate, answer, repeats)
+        floors.update(dict.fromkeys(options, OPTION_NOTE))
     finally:
         registry.close()
     stages = {key: {"cpu_ms": round(c, 3), "wall_ms": round(w, 3)} for key, (c, w) in timed.items()}
@@ -231,7 +229,6 @@ def _floors(image_pre, workload, mono, rate, target_rate, answer, repeats) -> di
 
     thread = time.thread_time
     floors = dict(FLOOR_CITED)
-    floors.update({key: OPTION_NOTE for key in OPTION_KEYS})
     width, height = jpeg.jpeg_factory(io.BytesIO(workload.image)).size
 
     def drafted(scale: int):
