@@ -210,6 +210,32 @@ def test_a_bent_stroke_leaning_like_an_arrow_is_not_the_digit():
     assert found.square[2] < 120 and contains(found.square, (891, 516, 906, 569))
 
 
+def test_a_bold_digit_outweighs_ticks_drawn_with_the_same_pen():
+    """A busy page: a marker 4, 3-4 stroke widths tall, against a thin tick as tall in strokes;
+    the 4 carries far more ink (scored by height alone, the tick won)."""
+    _, found = held_out_photo("busy_page_4.jpg")
+    assert found.square[2] < 80 and contains(found.square, (399, 600, 428, 636))
+
+
+def test_a_circle_touching_the_digit_is_peeled_off():
+    """A 7 whose strokes run into the circle around it: one component, so no frame; the thin
+    elliptical band is taken out and the 7 inside is the glyph (before: the circle's square)."""
+    mask, found = held_out_photo("circled_7.jpg")
+    left, top, side = found.square
+    assert side < 300 and contains(found.square, (254, 195, 369, 380))
+    inside = mask[top : top + side, left : left + side]
+    assert np.count_nonzero(inside & found.erase[top : top + side, left : left + side]) > 0.3 * (
+        np.count_nonzero(inside)
+    )
+
+
+def test_a_circle_with_its_ends_apart_is_a_frame():
+    """A circle around an 8 left open at the top encloses no hole, but its convex hull is
+    mostly empty: it is a frame all the same (before: the circle's square)."""
+    _, found = held_out_photo("circled_8.jpg")
+    assert found.square[2] < 350 and contains(found.square, (470, 208, 608, 427))
+
+
 def test_a_lone_1_is_not_taken_for_a_line():
     data = digit_image("1", frame=(280, 280), height=220)
     kept = make(crop="object", remove_frames=True)(data)
