@@ -13,8 +13,9 @@ TARGETS = {"image": 0.90, "audio": 0.95, "text": 0.95, "image+audio": 0.97,
 # On real-world inputs each single modality >= 95%, fused >= 97.5%.
 REAL_WORLD_TARGETS = {"single": 0.95, "fused": 0.975}
 # The rows that fall short of their target, at what the shipped bundle measured: the tests hold
-# them there, so a retrain may not lose ground while the target is not met.
-REAL_WORLD_FLOORS = {"image": 0.9344}
+# them there, so a retrain may not lose ground while the target is not met. With two parts
+# corrupted only one answers: the row cannot pass the mean of the single rows (its "clear alone").
+REAL_WORLD_FLOORS = {"image+audio+text, 2 corrupted": 0.951}
 
 CARD = """\
 # digits (version 1): spoken, written and typed digits, fused
@@ -30,7 +31,8 @@ output layer).
 A held-out set of our own, made with seeds, voices, fonts, phrases and templates that training
 never uses, one condition per item ({per_condition} per condition). Alone: every item of that
 condition. Fused: {fused_n} random same-digit pairings across all conditions; "k corrupted": k of
-the three parts hold no digit at all (babble or noise, blank or scribbled paper, random words).
+the three parts hold no digit at all (babble or noise, blank or scribbled paper, random words);
+"clear alone" is the same cases with the corrupted parts absent, what no fusion can beat there.
 Target: each single modality ≥ 95%, fused ≥ 97.5%. {not_met} Machine-readable: `metrics.json`
 (`real_world`, `calibration`).
 
@@ -157,6 +159,7 @@ def _robustness_rows(real_world: dict[str, Any]) -> list[str]:
             condition = "all conditions" if "+" not in name else "all conditions, fused"
             if "corrupted" in name:
                 name, condition = name.split(", ")
+                condition += f" (clear alone: {r['clear_alone']:.2%})"
             name = f"**{name}**"
         rows.append(
             f"| {name} | {condition} | {r['accuracy']:.2%} | {r['n']} | "

@@ -84,6 +84,9 @@ class Scored:
 
     probs: np.ndarray
     digits: np.ndarray
+    # Corrupted cases: the scores with the corrupted parts absent (zeros), what the clear parts
+    # answer alone; no fusion can do better on these cases than that.
+    clear_alone: np.ndarray | None = None
 
     def accuracy(self) -> float:
         return float(np.mean(self.probs.argmax(axis=1) == self.digits))
@@ -115,8 +118,11 @@ def evaluate(model: Any, pools: Mapping[str, Pool], corrupt: Mapping[str, Pool],
     for k in (1, 2):
         cases, digits = fused_cases(pools, everything, FUSED_CASES, rng, corrupt, k)
         batch = fused_batch(pools, corrupt, shapes, cases, len(digits))
+        alone = assemble(pools, shapes, cases["picks"], len(digits))
+        for name, (mask, _) in cases["corrupted"].items():
+            alone[name][mask] = 0
         out[f"{subset_name(everything)}, {k} corrupted"] = Scored(
-            probabilities(model, batch), digits
+            probabilities(model, batch), digits, probabilities(model, alone)
         )
     return out
 
@@ -161,16 +167,20 @@ def fold_temperature(model: Any, output_layer: str, temperature: float) -> None:
 
 
 def summary(scored: Mapping[str, Scored], temperature: float) -> dict[str, dict[str, Any]]:
-    """Key -> {accuracy, n, ece, ece_uncalibrated}; ``scored`` holds the uncalibrated scores."""
-    return {
-        key: {
+    """Key -> {accuracy, n, ece, ece_uncalibrated} and, for corrupted cases, ``clear_alone`` (the
+    accuracy with the corrupted parts absent); ``scored`` holds the uncalibrated scores."""
+    out = {}
+    for key, s in scored.items():
+        out[key] = {
             "accuracy": round(s.accuracy(), 4),
             "n": len(s.digits),
             "ece_uncalibrated": round(ece(s.probs, s.digits), 4),
             "ece": round(ece(scaled(s.probs, temperature), s.digits), 4),
         }
-        for key, s in scored.items()
-    }
+        if s.clear_alone is not None:
+            right = s.clear_alone.argmax(axis=1) == s.digits
+            out[key]["clear_alone"] = round(float(np.mean(right)), 4)
+    return out
 
 
 def pooled_ece(scored: Mapping[str, Scored], keys: list[str], temperature: float) -> dict:
