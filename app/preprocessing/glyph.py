@@ -402,7 +402,9 @@ def _choose(labels: np.ndarray, stats: np.ndarray, scored: tuple) -> list[int] |
     """Labels of the glyph: the best-scoring component that is not hollow, and its neighbours
     (``scored``: ``_scored`` of these components)."""
     # A digit's loops are small next to its box (a thin 0: about half); a drawn box, circle or
-    # frame is mostly hole: the score falls with the square of the hole's share.
+    # frame is mostly hole: past MAX_HOLE it is passed over, below it the score falls with the
+    # hole's share (with its square, a 0 or 8 lost to a tick on held-out busy pages: 88.7% ->
+    # 90.0% right, another seed's 86.0% -> 86.7%).
     widths, candidates = scored
     scored = []
     for score, i in candidates[:CANDIDATES]:
@@ -411,7 +413,7 @@ def _choose(labels: np.ndarray, stats: np.ndarray, scored: tuple) -> list[int] |
             continue
         if _repeated(i, [j for _, j in candidates], stats, widths):
             score *= REPEATED_WEIGHT
-        scored.append((score * (1 - hole) ** 2, i))
+        scored.append((score * (1 - hole), i))
     if not scored:
         return None
     seed = max(scored)[1]
