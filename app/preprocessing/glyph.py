@@ -318,13 +318,20 @@ def _ring_band(own: np.ndarray) -> np.ndarray | None:
 
 
 def _hull_hole_share(labels: np.ndarray, stats: np.ndarray, i: int) -> float:
-    """Share of component ``i``'s box inside its convex hull but not inked: a circle drawn with its
-    ends apart encloses nothing, but its hull is as empty as a closed one's."""
-    x, y, w, h = (int(v) for v in stats[i, :4])
+    """Share of component ``i``'s box inside its convex hull but not inked (0 where even its box
+    is less empty than FRAME_HOLE): a circle drawn with its ends apart encloses nothing, but its
+    hull is as empty as a closed one's."""
+    x, y, w, h, area = (int(v) for v in stats[i])
+    if area > (1 - FRAME_HOLE) * w * h:  # the hull lies in the box: not even the box is that empty
+        return 0.0
     own = (labels[y : y + h, x : x + w] == i).astype(np.uint8)
-    points = cv2.findNonZero(own)
+    # The hull of each row's first and last ink is the component's: 2 points a row, not all.
+    rows = np.flatnonzero(own.any(axis=1))
+    first = own[rows].argmax(axis=1)
+    last = w - 1 - own[rows, ::-1].argmax(axis=1)
+    ends = np.concatenate([np.stack([first, rows], 1), np.stack([last, rows], 1)])
     hull = np.zeros_like(own)
-    cv2.fillConvexPoly(hull, cv2.convexHull(points), 1)
+    cv2.fillConvexPoly(hull, cv2.convexHull(ends.astype(np.int32)), 1)
     return float(np.count_nonzero(hull & (1 - own))) / (w * h)
 
 
