@@ -135,4 +135,4 @@ class RawTextPreprocessor:
 
     def describe(self) -> dict[str, Any]:
         """The effective parameters, for model metadata."""
-        return {"tokenizer": "raw", **self.cleaning.describe()}
+        return {"tokenizer": "raw", NUMBER_WORDS: None, **self.cleaning.describe()}

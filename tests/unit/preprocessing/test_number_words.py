@@ -146,6 +146,7 @@ def test_the_text_preprocessor_uses_the_table_and_describes_it(tmp_path):
         dtype="string",
     )
     assert raw("सात").item() == b"7"
+    assert raw.describe()["number_words"] == "numbers.tsv"
 
 
 def test_off_by_default_leaves_the_text_untouched(tmp_path):
@@ -153,6 +154,9 @@ def test_off_by_default_leaves_the_text_untouched(tmp_path):
     assert text_of(pre, "семь seven 七") == "семь seven 七"
     assert pre.describe()["number_words"] is None
     assert "number_words" not in pre.cleaning.describe()
+    raw = RawTextPreprocessor({"tokenizer": "raw"}, bundle_dir=tmp_path, shape=(), dtype="string")
+    assert raw("семь").item() == "семь".encode()
+    assert raw.describe()["number_words"] is None  # shown off, as for a tokenizer
 
 
 @pytest.mark.parametrize(

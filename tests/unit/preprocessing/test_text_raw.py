@@ -90,6 +90,7 @@ def test_raw_bundle_mistakes(shape, dtype, params, fragment):
 def test_describe():
     assert make(lowercase=True).describe() == {
         "tokenizer": "raw",
+        "number_words": None,
         "nfkc": False,
         "lowercase": True,
         "map_digits": False,
