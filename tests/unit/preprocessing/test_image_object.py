@@ -236,6 +236,17 @@ def test_a_circle_with_its_ends_apart_is_a_frame():
     assert found.square[2] < 350 and contains(found.square, (470, 208, 608, 427))
 
 
+@pytest.mark.parametrize("pen", [8, 12])
+def test_a_slashed_zero_keeps_its_oval(pen):
+    """A zero with its bar inside, touching the oval: no circle around a digit, so the bar is
+    not taken for the glyph (peeled, the bar was read as a 2)."""
+    page = blank(600, 600)
+    cv2.ellipse(page, (300, 300), (102, 162), 0, 0, 360, 20, pen, cv2.LINE_AA)
+    cv2.line(page, (397, 158), (203, 442), 20, pen, cv2.LINE_AA)
+    framed = make(crop="object", remove_frames=True)(encode(page))
+    assert stroke_iou(framed, make(crop="object")(encode(page))) >= 0.9
+
+
 def test_a_lone_1_is_not_taken_for_a_line():
     data = digit_image("1", frame=(280, 280), height=220)
     kept = make(crop="object", remove_frames=True)(data)
