@@ -216,6 +216,15 @@ def train(pools: Pools, corrupt: Pools, vocab_size: int, args: Any) -> Any:
     return model
 
 
+def _lacks_a_digit(rows: list[dict[str, str]], split: str) -> bool:
+    """Whether some input's ``split`` rows miss one of the digits 0-9."""
+    modalities = {entry["modality"] for entry in INPUTS.values()}
+    return any(
+        len({r["digit"] for r in rows if r["split"] == split and r["modality"] == m}) < 10
+        for m in modalities
+    )
+
+
 def main() -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -239,7 +248,12 @@ def main() -> None:
     else:  # the vocabulary the model was trained with: its embedding has one row per token
         vocabulary = (args.model.parent / "vocab.txt").read_text(encoding="utf-8").splitlines()
     write_bundle_files(args.out, vocabulary)
-    features = featurise(rows, args.data, args.out, workers=os.cpu_count() or 1)
+    # Rescoring trains nothing: it featurises the training split only where the temperature
+    # has to be fitted on it (a validation split lacking a digit, in a tiny quick run).
+    needed = rows
+    if args.model is not None and not _lacks_a_digit(rows, "val"):
+        needed = [r for r in rows if r["split"] != "train"]
+    features = featurise(needed, args.data, args.out, workers=os.cpu_count() or 1)
     featurised = time.monotonic()
 
     import keras  # only now: TensorFlow must not be loaded in the forked feature workers
@@ -249,19 +263,18 @@ def main() -> None:
 
     keras.utils.set_random_seed(args.seed)
     tf.config.experimental.enable_op_determinism()
-    pools = {n: features[(n, "train")] for n in INPUTS}
     corrupt = {n: features[(n, "corrupt_train")] for n in INPUTS}
     if args.model is None:
-        model = train(pools, corrupt, len(vocabulary), args)
+        model = train({n: features[(n, "train")] for n in INPUTS}, corrupt, len(vocabulary), args)
     else:
         model = keras.saving.load_model(args.model)
     trained = time.monotonic()
 
     shapes = {name: (spec["shape"], spec["dtype"]) for name, spec in INPUTS.items()}
     val = {n: features[(n, "val")] for n in INPUTS}
-    if any(len(set(digits)) < 10 for _, digits in val.values()):  # only in a tiny quick run
+    if _lacks_a_digit(rows, "val"):  # only in a tiny quick run
         print("validation split lacks a digit: fitting the temperature on training data")
-        val = pools
+        val = {n: features[(n, "train")] for n in INPUTS}
     val_inputs, val_digits = epoch_arrays(
         val,
         VALIDATION_CASES,
@@ -312,7 +325,8 @@ def main() -> None:
         trained_by = args.model.parent / METRICS_FILE
         if trained_by.is_file():
             earlier = json.loads(trained_by.read_text(encoding="utf-8"))["training"]
-            info = {**earlier, "counts": info["counts"], "rescore_s": info["featurise_s"]}
+            counts = {**earlier["counts"], **info["counts"]}  # its training split's: not read
+            info = {**earlier, "counts": counts, "rescore_s": info["featurise_s"]}
         info["weights_from"] = str(args.model)
     metrics = {
         "held_out": held_out,
