@@ -250,8 +250,9 @@ def main() -> None:
     write_bundle_files(args.out, vocabulary)
     # Rescoring trains nothing: it featurises the training split only where the temperature
     # has to be fitted on it (a validation split lacking a digit, in a tiny quick run).
+    val_lacks_a_digit = _lacks_a_digit(rows, "val")
     needed = rows
-    if args.model is not None and not _lacks_a_digit(rows, "val"):
+    if args.model is not None and not val_lacks_a_digit:
         needed = [r for r in rows if r["split"] != "train"]
     features = featurise(needed, args.data, args.out, workers=os.cpu_count() or 1)
     featurised = time.monotonic()
@@ -272,7 +273,7 @@ def main() -> None:
 
     shapes = {name: (spec["shape"], spec["dtype"]) for name, spec in INPUTS.items()}
     val = {n: features[(n, "val")] for n in INPUTS}
-    if _lacks_a_digit(rows, "val"):  # only in a tiny quick run
+    if val_lacks_a_digit:
         print("validation split lacks a digit: fitting the temperature on training data")
         val = {n: features[(n, "train")] for n in INPUTS}
     val_inputs, val_digits = epoch_arrays(
