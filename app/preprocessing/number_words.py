@@ -8,12 +8,13 @@ In a text, each word (a run of letters, marks and digits between spaces, punctua
 that is in the table becomes its digit. A word in Chinese or Japanese script, which runs words
 together without spaces, has its table entries replaced wherever they occur in it, longest first
 (single-kana entries such as に or ご only as whole words: they are particles too). A word of
-``TYPO_MIN_LENGTH`` letters or more that is not in the table becomes the digit of its nearest
-table words (of ``TARGET_MIN_LENGTH`` letters or more) when they are at most ``MAX_TYPOS`` edits
-away and all stand for the same digit; a tie between digits leaves it unchanged. A row whose
-digit is ``-`` names a word that is not a number but lies near one ("digit" is two edits from
-"eight"): it, and a typo nearest to it, stay as they are. Shorter words get no tolerance: one
-edit turns common words into number words (the -> tre, for -> four, mine -> nine).
+``TYPO_MIN_LENGTH`` letters or more that is not in the table becomes the digit of its nearest table
+words (of ``TARGET_MIN_LENGTH`` letters or more) when they are at most ``MAX_TYPOS`` edits away (a
+letter dropped, added or replaced, or two neighbours swapped: Damerau-Levenshtein) and all stand
+for the same digit; a tie between digits leaves it unchanged. A row whose digit is ``-`` names a
+word that is not a number but lies near one ("digit" is two edits from "eight"): it, and a typo
+nearest to it, stay as they are. Shorter words get no tolerance: one edit turns common words into
+number words (the -> tre, for -> four, mine -> nine).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import unicodedata
 from pathlib import Path
 
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import DamerauLevenshtein
 
 from app.errors import BundleError
 
@@ -153,7 +154,7 @@ class NumberWords:
         if not candidates or _CJK_RE.search(key):
             return None
         matches = process.extract(
-            key, candidates, scorer=Levenshtein.distance, score_cutoff=MAX_TYPOS, limit=None
+            key, candidates, scorer=DamerauLevenshtein.distance, score_cutoff=MAX_TYPOS, limit=None
         )
         if not matches:
             return None

@@ -101,9 +101,18 @@ def test_short_words_get_no_tolerance(table, word):
 
 
 def test_typos_between_two_digits_are_left_alone(table):
-    # "trhee" is two edits from both three (3) and twee (2).
-    assert table.replace("trhee") == "trhee"
-    assert table.digit("trhee") is None
+    # "thwee" is one edit from both three (3) and twee (2).
+    assert table.replace("thwee") == "thwee"
+    assert table.digit("thwee") is None
+
+
+@pytest.mark.parametrize(
+    ("word", "digit"), [("trhee", "3"), ("kosgo", "0"), ("esvne", "7"), ("nniee", "9")]
+)
+def test_a_swap_of_two_letters_is_one_typo(table, word, digit):
+    # Levenshtein counts a swap as two edits: "kosgo" (kosong less its n, then o and g swapped)
+    # would be three edits away and left unread.
+    assert table.replace(word) == digit
 
 
 def test_words_near_number_words_that_are_not_ones_are_kept(table):
