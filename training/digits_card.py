@@ -71,7 +71,8 @@ examples of each kind), which `python -m training.evaluate_digits models/digits/
 - text: NFKC, `map_digits: true` (every Unicode decimal digit is its ASCII digit),
   `lowercase`, `number_words: numbers.tsv` (the bundle's table of number words 0-9 in 24
   languages and their scripts, with variants; each becomes its digit, and a word of 5+ letters
-  within two edits of one digit's words too), `fold_punctuation: true`; characters.
+  within two edits, a swap of neighbours counted as one, of one digit's words too),
+  `fold_punctuation: true`; characters.
 
 ## Data (all on the machine or from Debian packages; `training/make_digits_data.py`, seeded)
 
@@ -104,21 +105,25 @@ examples of each kind), which `python -m training.evaluate_digits models/digits/
 ## Model and training (`training/train_digits.py`, seeded, CPU)
 
 - Inputs: {inputs}.
-- Towers: image CNN (3 conv+pool, dense 128); audio temporal CNN over log-mel frames (4 Conv1D,
-  batch normalisation, global max+average pooling, dense 128; SpecAugment in training: two
+- Towers: image CNN (3 conv+pool, dense 128; in training half the 28x28 crops are seen at an
+  angle, each corner moved up to 12% of the side); audio temporal CNN over log-mel frames (4
+  Conv1D, batch normalisation, global max+average pooling, dense 128; in training half the clips
+  are played 0.7-1.45x as fast, frames resampled about the window's centre, then SpecAugment: two
   runs of up to 7 bands and two of up to 19 frames masked per example); text char embedding +
   2 Conv1D + global max pooling (dense 64). Fusion: concatenation, dropout, dense 128, softmax
   over 10 digits. {params:,} parameters.
-- The audio tower is first trained alone, {audio_epochs} epochs over every training clip under
-  its own softmax, then kept fixed in fused training (half of the fused examples have no clip,
-  fed as zeros, which would skew its batch normalisation statistics).
+- The audio and image towers are first trained alone ({audio_epochs} and {image_epochs} epochs
+  over every training item, under their own softmax), then kept fixed in fused training (half of
+  the fused examples have no clip, fed as zeros, which would skew the audio tower's batch
+  normalisation statistics). Items with no digit join each epoch (5%) with a uniform target.
 - Each example pairs a random image, clip and text of the same digit; modality dropout keeps one
   modality (45% of examples), two (30%) or all three (25%) and zeroes the rest exactly as the
   service does for an absent part; in {corrupt_pct}% of the examples with two or three parts, one
   or two of them (never all) are swapped for an item with no digit, so the fused head learns to
-  trust the clear part. Adam, cosine-decayed learning rate from 2e-3, {epochs} epochs of
-  {examples_per_epoch:,} pairings, batch 64. Temperature scaling on the validation split.
-- {data_line}feature extraction {featurise_s} s, training {train_s} s on {machine}.{rescored_line}
+  trust the clear part; in 5% of all examples every kept part is, and the target is uniform.
+  Adam, cosine-decayed learning rate from 2e-3, {epochs} epochs of {examples_per_epoch:,}
+  pairings, batch 64. Temperature scaling on the validation split.
+- {data_line}feature extraction {featurise_s} s, training {train_s} s on {machine}.{history}
 
 ## Rebuild
 
@@ -127,6 +132,9 @@ apt-get install espeak-ng fonts-...   # see training/make_digits_data.py for the
 .venv/bin/python -m training.make_digits_data build/digits --samples tests/data/digits
 .venv/bin/python -m training.train_digits --data build/digits --out models/digits/1
 ```
+
+`--start-from models/digits/1/model.keras --keep text` trains on from the bundle's weights with its
+text tower kept; `--model models/digits/1/model.keras` trains nothing and rescores them.
 
 ## Limits
 
@@ -166,6 +174,23 @@ def _robustness_rows(real_world: dict[str, Any]) -> list[str]:
             f"{r['ece_uncalibrated']:.2%} → {r['ece']:.2%} |"
         )
     return rows
+
+
+def _history(info: dict[str, Any]) -> str:
+    """Card lines on where the weights came from, when not from this run's training alone."""
+    lines = ""
+    if info.get("started_from"):
+        lines += (
+            f"\n- Trained on from the weights then at `{info['started_from']}`, its "
+            f"{' and '.join(info['kept'])} tower kept as it was there (trained in that run)."
+        )
+    if "weights_from" in info:
+        lines += (
+            f"\n- Then, with no retraining (`--model {info['weights_from']}`), rescored through the"
+            f" preprocessing above and its temperature fitted again: {info['rescore_s']} s. The"
+            " figures above are from that run."
+        )
+    return lines
 
 
 def write(bundle_dir: Path, metrics: dict[str, Any]) -> None:
@@ -210,13 +235,7 @@ def write(bundle_dir: Path, metrics: dict[str, Any]) -> None:
         inputs="; ".join(f"`{n}` {s['shape']} {s['dtype']}" for n, s in INPUTS.items()),
         corrupt_pct=round(100 * info["corrupt_fraction"]),
         data_line=f"Data generation {info['data_s']} s, " if "data_s" in info else "",
-        rescored_line=(
-            f"\n- Then, with no retraining (`--model {info['weights_from']}`), rescored through the"
-            f" preprocessing above and its temperature fitted again: {info['rescore_s']} s. The"
-            " figures above are from that run."
-            if "weights_from" in info
-            else ""
-        ),
+        history=_history(info),
         **info,
     )
     (bundle_dir / "MODEL_CARD.md").write_text(text, encoding="utf-8")

@@ -65,6 +65,8 @@ def test_tiny_training_run_writes_a_bundle_the_service_answers_with(tmp_path):
         "1",
         "--audio-epochs",
         "1",
+        "--image-epochs",
+        "1",
         "--examples",
         "256",
     )
