@@ -220,7 +220,7 @@ def clean_pools(pools: dict[str, Pool]) -> Pools:
 
 
 def pretrain_tower(model: Any, name: str, pool: tuple[np.ndarray, np.ndarray], noise: np.ndarray,
-                   epochs: int, seed: int) -> Any:  # fmt: skip
+                   epochs: int, seed: int) -> None:  # fmt: skip
     """Fit input ``name``'s tower of ``model`` alone on every training item (augmented).
 
     Items with no digit (``noise``) join each epoch, NO_DIGIT_FRACTION of it, with a uniform
@@ -229,7 +229,7 @@ def pretrain_tower(model: Any, name: str, pool: tuple[np.ndarray, np.ndarray], n
     Audio is the hardest input: on its own, with batch normalisation over clips only, the
     tower learns what babble and phrases hide; fused training then keeps it as it is. The image
     tower likewise sees every training image at random angles, not only those the fused
-    examples happen to keep. Returns the tower's classifier.
+    examples happen to keep.
     """
     import keras
 
@@ -258,7 +258,6 @@ def pretrain_tower(model: Any, name: str, pool: tuple[np.ndarray, np.ndarray], n
         took = time.monotonic() - started
         print(f"{name} epoch {epoch + 1}/{epochs}: loss {loss:.4f} acc {acc:.4f} ({took:.0f} s)",
               flush=True)  # fmt: skip
-    return classifier
 
 
 def train(pools: Pools, corrupt: Pools, vocab_size: int, args: Any) -> Any:
