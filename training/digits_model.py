@@ -62,14 +62,13 @@ def build_model(vocab_size: int) -> keras.Model:
     return keras.Model(inputs=inputs, outputs=outputs, name="digits")
 
 
-def tower_layers(model: keras.Model, name: str) -> list[Any]:
-    """The layers of input ``name``'s tower in ``model``: from its input to its embedding."""
-    tower = keras.Model(model.get_layer(name).output, model.get_layer(f"{name}_embedding").output)
-    return tower.layers
+def tower(model: keras.Model, name: str) -> keras.Model:
+    """Input ``name``'s tower of ``model`` (weights shared): from its input to its embedding."""
+    return keras.Model(model.get_layer(name).output, model.get_layer(f"{name}_embedding").output)
 
 
 def tower_classifier(model: keras.Model, name: str) -> keras.Model:
     """Input ``name``'s tower of ``model`` (weights shared) under its own softmax."""
-    embedding = model.get_layer(f"{name}_embedding").output
-    digits = layers.Dense(10, activation="softmax", name=f"{name}_digit")(embedding)
-    return keras.Model(model.get_layer(name).output, digits, name=f"digits_{name}")
+    embedding = tower(model, name)
+    digits = layers.Dense(10, activation="softmax", name=f"{name}_digit")(embedding.output)
+    return keras.Model(embedding.input, digits, name=f"digits_{name}")

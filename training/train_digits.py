@@ -268,7 +268,7 @@ def train(pools: Pools, corrupt: Pools, vocab_size: int, args: Any) -> Any:
     """
     import keras
 
-    from training.digits_model import build_model, tower_layers
+    from training.digits_model import build_model, tower
 
     model = build_model(vocab_size)
     if args.start_from is not None:
@@ -281,7 +281,7 @@ def train(pools: Pools, corrupt: Pools, vocab_size: int, args: Any) -> Any:
     # would skew the audio tower's batch statistics. Trainable with fixed statistics (and 20
     # pretraining epochs, not 30), audio alone scored 93.6% on the real-world set, not 95.2%.
     for name in {*PRETRAINED, *args.keep}:
-        for layer in tower_layers(model, name):
+        for layer in tower(model, name).layers:
             layer.trainable = False
     steps = args.epochs * (args.examples // BATCH_SIZE)
     schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, decay_steps=steps)
