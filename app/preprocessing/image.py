@@ -4,6 +4,7 @@ resize, scale."""
 from __future__ import annotations
 
 import io
+import logging
 import struct
 from pathlib import Path
 from typing import Any, ClassVar
@@ -20,6 +21,8 @@ from app.preprocessing.image_scale import CAFFE_MEAN_BGR, scale_of, scale_pixels
 from app.preprocessing.ink import content_square, flatten_light, survey
 from app.preprocessing.jpeg_header import jpeg_shortfall
 from app.preprocessing.params import check_known, choice, flag, number
+
+log = logging.getLogger(__name__)
 
 LAYOUTS = ("channels_last", "channels_first")
 RESIZE_POLICIES = ("stretch", "crop", "pad")
@@ -145,8 +148,6 @@ class ImagePreprocessor:
         fmt = sniff_upload(data, "image", IMAGE_FORMATS)
         try:
             image = self.decode(data, fmt)
-            image = self.find_content(image)
-            image = self.fit(image)
         except Image.DecompressionBombError:
             # Some plugins (animated WebP) check Pillow's own limit while reading the header.
             raise UnprocessableInput(
@@ -155,6 +156,15 @@ class ImagePreprocessor:
             ) from None
         except _DECODE_ERRORS as exc:
             raise UnprocessableInput(f"image: cannot decode {fmt}: {exc}", field="image") from None
+        try:
+            image = self.fit(self.find_content(image))
+        except _DECODE_ERRORS as exc:
+            # The file decoded, so a failure here is ours: logged with its traceback, and the
+            # client is told that its image could not be used, not that its file is corrupt.
+            log.exception("image preprocessing failed on a decoded %s", fmt)
+            raise UnprocessableInput(
+                f"image: this {fmt} decoded but could not be preprocessed: {exc}", field="image"
+            ) from None
         return self.to_array(image)
 
     def decode(self, data: bytes, fmt: str) -> Image.Image:
