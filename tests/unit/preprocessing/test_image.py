@@ -299,7 +299,7 @@ def test_pillow_bomb_check_does_not_preempt_ours():
 
 
 def test_a_fault_after_decoding_is_logged_and_not_blamed_on_the_file(caplog):
-    # The fault is forced: no known upload triggers one any more (an empty ring core once did).
+    # Forced: no known upload triggers one (a ring with an empty core did, with a looser fit).
     fault = ValueError("zero-size array to reduction operation maximum which has no identity")
     with patch("app.preprocessing.image.find_glyph", side_effect=fault):
         with pytest.raises(UnprocessableInput) as caught:
