@@ -190,8 +190,10 @@ def _history(info: dict[str, Any]) -> str:
     if "weights_from" in info:
         lines += (
             f"\n- Then, with no retraining (`--model {info['weights_from']}`), rescored through the"
-            f" preprocessing above and its temperature fitted again: {info['rescore_s']} s. The"
-            " figures above are from that run."
+            " preprocessing above and its temperature fitted again"
+            f" (×{info['temperature_refit']:.3f} on the one its weights carried; ECE before scaling"
+            f" is of those weights as they came): {info['rescore_s']} s. The figures above are"
+            " from that run."
         )
     return lines
 

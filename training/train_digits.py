@@ -385,14 +385,20 @@ def main() -> None:
         corrupt,
     )
     temperature = fit_temperature(probabilities(model, val_inputs), val_digits)
+    earlier = None  # what the run that trained --model's weights recorded
+    if args.model is not None and (args.model.parent / METRICS_FILE).is_file():
+        earlier = json.loads((args.model.parent / METRICS_FILE).read_text(encoding="utf-8"))
     test = condition_pools(rows, features, "test")
     corrupt_test = condition_pools(rows, features, "corrupt_test")
     scored = evaluate_real_world(model, test, corrupt_test, shapes, seed=args.seed)
     real_world = summary(scored, temperature)
     singles = [k for k in scored if "/" in k]
     fused = [k for k in scored if "+" in k]
+    # Rescored weights already carry their training's temperature; today's scales that, so the
+    # record holds the product: what the output layer divides by in all.
+    folded = earlier["calibration"]["temperature"] if earlier else 1.0
     calibration = {
-        "temperature": round(temperature, 4),
+        "temperature": round(folded * temperature, 4),
         "bins": 15,
         "single": pooled_ece(scored, singles, temperature),
         "fused": pooled_ece(scored, fused, temperature),
@@ -426,12 +432,12 @@ def main() -> None:
         f"tensorflow {tf.__version__}",
     }
     if args.model is not None:  # how those weights were trained, where that run recorded it
-        trained_by = args.model.parent / METRICS_FILE
-        if trained_by.is_file():
-            earlier = json.loads(trained_by.read_text(encoding="utf-8"))["training"]
-            counts = {**earlier["counts"], **info["counts"]}  # its training split's: not read
-            info = {**earlier, "counts": counts, "rescore_s": info["featurise_s"]}
+        if earlier is not None:
+            recorded = earlier["training"]
+            counts = {**recorded["counts"], **info["counts"]}  # its training split's: not read
+            info = {**recorded, "counts": counts, "rescore_s": info["featurise_s"]}
         info["weights_from"] = str(args.model)
+        info["temperature_refit"] = round(temperature, 4)
     if args.start_from is not None:
         info["started_from"] = str(args.start_from)
         info["kept"] = sorted(args.keep)

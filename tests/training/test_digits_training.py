@@ -96,6 +96,11 @@ def test_tiny_training_run_writes_a_bundle_the_service_answers_with(tmp_path):
         first, rescored_ece = metrics["calibration"][cases], again["calibration"][cases]
         assert rescored_ece["ece_uncalibrated"] == pytest.approx(first["ece"], abs=2e-4), cases
     assert (rescored / "vocab.txt").read_text() == (bundle / "vocab.txt").read_text()
+    # The record keeps the temperature the weights carry, times the one fitted again (not the
+    # refit alone, as if the weights had never been scaled).
+    assert again["calibration"]["temperature"] == pytest.approx(
+        metrics["calibration"]["temperature"] * again["training"]["temperature_refit"], rel=1e-3
+    )
 
     settings = dataclasses.replace(
         load_settings(environ={}), models_dir=str(tmp_path / "models"), default_model="digits"
