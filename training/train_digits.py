@@ -341,6 +341,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.keep and args.start_from is None:
         parser.error("--keep needs --start-from: the towers it keeps come from that model")
+    # Checked now, not when the bundle is loaded for its samples after the whole training run.
+    if not args.out.name.isdigit():
+        parser.error(f"--out {args.out}: a bundle folder is <name>/<version>, e.g. models/digits/1")
     started = time.monotonic()
     rows = read_manifest(args.data / MANIFEST)
     texts = [r["item"] for r in rows if r["modality"] == "text" and r["split"] == "train"]

@@ -32,6 +32,16 @@ def _run(*args: str) -> str:
     return done.stdout
 
 
+def test_an_out_folder_that_is_no_bundle_version_is_refused_before_training(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "training.train_digits", "--data", str(tmp_path / "none"),
+         "--out", str(tmp_path / "digits")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "a bundle folder is <name>/<version>" in done.stderr
+
+
 def test_tiny_training_run_writes_a_bundle_the_service_answers_with(tmp_path):
     data, samples = tmp_path / "data", tmp_path / "samples"
     bundle = tmp_path / "models" / "digits" / "1"
