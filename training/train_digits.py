@@ -31,6 +31,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from app.model.bundle_files import parse_version
 from training import digits_audio, digits_card, digits_images, digits_text
 from training.digits_features import INPUTS, OUTPUT, build_vocabulary, featurise, write_bundle_files
 from training.evaluate_digits import (
@@ -342,7 +343,7 @@ def main() -> None:
     if args.keep and args.start_from is None:
         parser.error("--keep needs --start-from: the towers it keeps come from that model")
     # Checked now, not when the bundle is loaded for its samples after the whole training run.
-    if not args.out.name.isdigit():
+    if parse_version(args.out.name) is None:
         parser.error(f"--out {args.out}: a bundle folder is <name>/<version>, e.g. models/digits/1")
     started = time.monotonic()
     rows = read_manifest(args.data / MANIFEST)

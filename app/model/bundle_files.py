@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from app.errors import BundleError
+
+# ASCII digits with no leading zero: str.isdigit() also holds for '²' (which int() refuses) and
+# '١' (which int() reads as 1), and '01' would name the folder '1' once read back.
+VERSION = re.compile(r"[1-9][0-9]*")
+
+
+def parse_version(text: str) -> int | None:
+    """The version a folder name or URL segment names (a positive integer), or None."""
+    return int(text) if VERSION.fullmatch(text) else None
 
 
 def bundle_file(bundle_dir: Path, file_name: Any, where: str, what: str = "file") -> Path:

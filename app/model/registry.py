@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.errors import BundleError, NotFound
+from app.model.bundle_files import parse_version
 from app.model.device import Device
 from app.model.predictor import Predictor
 from app.model.served import ServedModel, load_served_model
@@ -25,9 +26,9 @@ def discover(models_dir: Path) -> dict[str, list[int]]:
     root = models_dir.resolve()
     for model_dir in sorted(p for p in models_dir.iterdir() if p.is_dir()):
         versions = sorted(
-            int(p.name)
+            version
             for p in model_dir.iterdir()
-            if p.is_dir() and p.name.isdigit() and int(p.name) > 0
+            if p.is_dir() and (version := parse_version(p.name)) is not None
         )
         for version in versions:
             # A symlinked name or version folder must not pull in files from elsewhere.

@@ -33,6 +33,7 @@ from app.api.v2.infer import infer as run_infer
 from app.errors import NotFound as ModelNotFound
 from app.errors import UnsupportedMediaType
 from app.lifecycle import READY, Lifecycle
+from app.model.bundle_files import parse_version
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +91,10 @@ def _version(version: str | None) -> int | None:
     """A version from the URL; anything but a positive integer names no version (404)."""
     if version is None:
         return None
-    if not version.isdigit() or int(version) < 1:
+    number = parse_version(version)
+    if number is None:
         raise ModelNotFound(f"version {version!r} not found: versions are positive integers")
-    return int(version)
+    return number
 
 
 @bp.get("")

@@ -131,7 +131,18 @@ def test_discover_lists_versions_and_skips_other_folders(tmp_path, model):
     write_bundle(tmp_path, "m", 3, model=model)
     (tmp_path / "m" / "notes").mkdir()
     (tmp_path / "empty").mkdir()
+    # No version: '0', '07' (its version 7 would be looked for in folder '7'), and digits
+    # str.isdigit() accepts but int() refuses ('²') or reads as another folder's ('١' is 1).
+    for name in ("0", "07", "²", "١"):
+        (tmp_path / "m" / name).mkdir()
     assert discover(tmp_path) == {"m": [1, 3]}
+
+
+@pytest.mark.parametrize("folder", ["latest", "0", "²"])
+def test_a_bundle_folder_that_names_no_version_is_refused_by_name(tmp_path, model, folder):
+    path = write_bundle(tmp_path, "m", 1, model=model).rename(tmp_path / "m" / folder)
+    with pytest.raises(BundleError, match=f"bundle m/{folder} .*<name>/<version>"):
+        load_bundle(path)
 
 
 def test_create_app_refuses_a_broken_bundle(tmp_path, settings, model):

@@ -399,6 +399,10 @@ def _copy(header: dict) -> dict:
         ("GET", "/v2/models/nope/ready", 404, None),
         ("GET", "/v2/models/tiny/versions/3/ready", 404, None),
         ("GET", "/v2/models/tiny/versions/0", 404, None),
+        # str.isdigit() holds for these, but int() refuses the first and reads the second as 1.
+        ("GET", "/v2/models/tiny/versions/%C2%B2", 404, None),
+        ("GET", "/v2/models/tiny/versions/%D9%A1", 404, None),
+        ("GET", "/v2/models/tiny/versions/01", 404, None),
     ],
 )
 def test_route_errors_keep_the_v2_shape(client, method, path, status, allow):
