@@ -203,10 +203,10 @@ def test_the_teeth_of_a_form_comb_are_not_the_digit():
     assert found.square[2] < 400 and contains(found.square, (490, 278, 655, 550))
 
 
-def test_ticks_alike_lose_to_a_digit_drawn_with_a_finer_pen():
-    """A 5 beside a form's comb, in a pen a third as wide as the comb's: the 5 is about 25 stroke
-    widths tall, far outside a digit's 3-8, so its shape weight is tiny; the ticks, each alike
-    the others, must still score less (at REPEATED_WEIGHT 0.2 a tick won and was read as 1)."""
+def test_ticks_alike_lose_to_a_digit_tall_for_its_pen():
+    """A 5 beside a form's comb: 19 stroke widths tall, past a digit's 3-8, its shape weight is
+    about 0.05. The comb's four ticks (9 stroke widths, each alike the others) must still score
+    less (at REPEATED_WEIGHT 0.2 a tick won and was read as 1)."""
     _, found = held_out_photo("form_comb_5.jpg")
     assert found.square[2] < 300 and contains(found.square, (495, 762, 576, 889))
 
