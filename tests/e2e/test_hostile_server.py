@@ -18,17 +18,19 @@ from tests.support.server import start_gunicorn, stop, wait_ready
 
 MAX_BODY = 400_000
 MAX_PART = 200_000
-ROUNDS = 10
+ROUNDS = 20
 WARM_UP_ROUNDS = 2
-# A leak of one upload per request would add ~10 MB every round. Allocators (glibc's per-thread
-# arenas, ONNX Runtime's arena) instead grow in one-off steps, at any round or none: up to ~33 MB
-# seen here, and 31 + 62 MB in one run since a request's image and audio may decode in two
-# threads at once (40 rounds of another run: no step at all; in one more, an arena of 62 MB given
-# back and then 49 + 62 + 62 MB taken in three rounds, 112 MB in all). So the typical round must add
-# almost nothing, at most three rounds may step, and all rounds together stay bounded.
+# A leak shows in every round: one of 50 kB per request (injected to check) made the median round
+# add 1.3 MB and the 20 rounds 264 MB.
+# Allocators (glibc's per-thread arenas, ONNX Runtime's arena) instead grow in one-off steps, at
+# any round or none, and glibc gives a whole arena back and takes it again: up to ~33 MB seen
+# here, 31 + 62 MB in one run (a request's image and audio may decode in two threads at once),
+# 13 + 13 + 49 + 62 MB in four of ten rounds of a fresh clone's CI run, and in one 20-round run
+# three arenas of 62 MB given back and six steps of 13-62 MB taken, 112 MB in all. So the typical
+# round must add almost nothing (that catches a leak), and all rounds together stay within about
+# three arenas; how many rounds step is left free.
 RSS_ROUND_GROWTH_LIMIT_KB = 1_000
-ALLOCATOR_STEPS = 3
-RSS_GROWTH_LIMIT_KB = 120_000
+RSS_GROWTH_LIMIT_KB = 200_000
 SMALL_CASES = [case for case in corpus() if len(case.data) < MAX_PART]
 
 
@@ -124,7 +126,6 @@ def test_corpus_keeps_the_worker_and_its_memory(server):
         f"{growth} kB, per round {steps}"
     )
     assert steps[len(steps) // 2] < RSS_ROUND_GROWTH_LIMIT_KB
-    assert sum(step >= RSS_ROUND_GROWTH_LIMIT_KB for step in steps) <= ALLOCATOR_STEPS
     assert growth < RSS_GROWTH_LIMIT_KB
     assert_alive(url, proc.pid, pid)
     assert sorted(tmpdir.rglob("*")) == files_before
