@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from app.cli.progress import advance, steps
 from app.errors import BundleError
-from app.model.bundle_files import parse_version
+from app.model.bundle_files import version_of
 from app.settings import BatchingSettings, Settings
 
 if TYPE_CHECKING:  # the model layer imports TensorFlow, which --help must not wait for
@@ -55,11 +55,7 @@ def load_local(bundle_dir: Path, settings: Settings, *, warm_up: bool = True) ->
     bundle_dir = bundle_dir.resolve()
     if not bundle_dir.is_dir():
         raise BundleError(f"{bundle_dir} is not a folder")
-    if parse_version(bundle_dir.name) is None:
-        raise BundleError(
-            f"{bundle_dir}: a bundle folder is <models>/<name>/<version>, "
-            "the version a positive integer"
-        )
+    version_of(bundle_dir, str(bundle_dir))  # before TensorFlow loads: a wrong folder fails at once
     quiet_tensorflow()
     total = len(LOAD_STEPS) if warm_up else len(LOAD_STEPS) - 1
     with steps(LOAD_STEPS[0], total) as progress:

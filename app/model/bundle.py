@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from app.errors import BundleError, ServiceError
-from app.model.bundle_files import bundle_file, parse_version, read_yaml
+from app.model.bundle_files import bundle_file, read_yaml, version_of
 from app.model.model_file import ModelFile, TensorInfo, load_model_file
 from app.model.outputs import OutputSpec, output_specs
 from app.preprocessing import PREPROCESSORS, make_preprocessor
@@ -114,10 +114,9 @@ def load_bundle(
     ``limits`` holds per-modality parameters from the service settings (max pixels, max seconds)
     that a bundle may tighten but not loosen.
     """
-    name, version = path.parent.name, parse_version(path.name)
+    name = path.parent.name
     where = f"bundle {name}/{path.name} ({path})"
-    if version is None:
-        raise BundleError(f"{where}: a bundle folder is <name>/<version>, a positive integer")
+    version = version_of(path, where)
     spec = read_yaml(bundle_file(path, "bundle.yaml", where), where)
     model = load_model_file(path, where, device)
     model_inputs = {t.name: t for t in model.inputs}

@@ -20,6 +20,16 @@ def parse_version(text: str) -> int | None:
     return int(text) if VERSION.fullmatch(text) else None
 
 
+def version_of(bundle_dir: Path, where: str) -> int:
+    """The version ``bundle_dir``'s name gives, or a BundleError saying what a bundle folder is."""
+    version = parse_version(bundle_dir.name)
+    if version is None:
+        raise BundleError(
+            f"{where}: a bundle folder is <models>/<name>/<version>, the version a positive integer"
+        )
+    return version
+
+
 def bundle_file(bundle_dir: Path, file_name: Any, where: str, what: str = "file") -> Path:
     """``bundle_dir / file_name``, refused when it is absolute, has ``..`` or resolves outside."""
     name = str(file_name)
