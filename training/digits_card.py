@@ -71,7 +71,8 @@ examples of each kind), which `python -m training.evaluate_digits models/digits/
 - text: NFKC, `map_digits: true` (every Unicode decimal digit is its ASCII digit),
   `lowercase`, `number_words: numbers.tsv` (the bundle's table of number words 0-9 in 24
   languages and their scripts, with variants; each becomes its digit, and a word of 5+ letters
-  within two edits, a swap of neighbours counted as one, of one digit's words too),
+  within two edits of one digit's words of 5+ letters, or one edit of its 4-letter words, too;
+  a swap of neighbours counts as one; 510 English words near number words stay as they are),
   `fold_punctuation: true`; characters.
 
 ## Data (all on the machine or from Debian packages; `training/make_digits_data.py`, seeded)

@@ -107,7 +107,7 @@ def test_typos_between_two_digits_are_left_alone(table):
 
 
 @pytest.mark.parametrize(
-    ("word", "digit"), [("trhee", "3"), ("kosgo", "0"), ("esvne", "7"), ("nniee", "9")]
+    ("word", "digit"), [("trhee", "3"), ("kosgo", "0"), ("esvne", "7"), ("neuve", "9")]
 )
 def test_a_swap_of_two_letters_is_one_typo(table, word, digit):
     # Levenshtein counts a swap as two edits: "kosgo" (kosong less its n, then o and g swapped)
@@ -119,7 +119,25 @@ def test_words_near_number_words_that_are_not_ones_are_kept(table):
     # "digit" is two edits from "eight": the table lists it with digit "-".
     assert table.replace("digit: sieben") == "digit: 7"
     assert table.replace("right") == "right"
-    assert table.replace("digti") == "digti"  # nearest to a kept word
+    assert table.replace("digti") == "digti"
+
+
+@pytest.mark.parametrize("word", ["better", "bring", "thing", "agree", "which", "above", "trips"])
+def test_english_words_two_edits_from_a_number_word_stay_words(table, word):
+    assert table.replace(f"please {word} it") == f"please {word} it"
+
+
+@pytest.mark.parametrize("word", ["river", "sends", "fluff"])
+def test_two_edits_reach_no_number_word_of_four_letters(table, word):
+    # river: vier, sends: seis, fluff: fünf; a word of five letters or more that is not in the
+    # table may still be one edit from one (fivee: five).
+    assert table.replace(word) == word
+    assert table.replace("fivee") == "5"
+
+
+def test_a_kept_word_does_not_hold_the_typos_near_it(table):
+    # "sevem" is one edit from seven and from the kept "sever".
+    assert table.replace("sevem") == "7"
 
 
 def test_words_inside_phrases_map(table):
