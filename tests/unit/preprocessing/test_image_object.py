@@ -228,6 +228,13 @@ def test_a_bent_stroke_leaning_like_an_arrow_is_not_the_digit():
     assert found.square[2] < 120 and contains(found.square, (891, 516, 906, 569))
 
 
+def test_an_arrow_leaning_a_third_of_a_right_angle_is_not_the_digit():
+    """A busy page: an arrow's shaft leans 33 degrees, more than a digit 1 does even in a tilted
+    photo; at a MAX_LEAN of 35 it outscored the small 1 and was read as 2."""
+    _, found = held_out_photo("busy_page_arrow_1.jpg")
+    assert found.square[2] < 60 and contains(found.square, (1018, 144, 1025, 161))
+
+
 def test_a_bold_digit_outweighs_ticks_drawn_with_the_same_pen():
     """A busy page: a marker 4, 3-4 stroke widths tall, against a thin tick as tall in strokes;
     the 4 carries far more ink (scored by height alone, the tick won)."""
