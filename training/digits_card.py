@@ -15,7 +15,7 @@ REAL_WORLD_TARGETS = {"single": 0.95, "fused": 0.975}
 # The rows that fall short of their target, at what the shipped bundle measured: the tests hold
 # them there, so a retrain may not lose ground while the target is not met. With two parts
 # corrupted only one answers: the row cannot pass the mean of the single rows (its "clear alone").
-REAL_WORLD_FLOORS = {"image+audio+text, 2 corrupted": 0.9615}
+REAL_WORLD_FLOORS = {"image+audio+text, 2 corrupted": 0.9635}
 
 CARD = """\
 # digits (version 1): spoken, written and typed digits, fused
