@@ -33,10 +33,11 @@ HEADER = ("digit", "language", "word")
 KEEP = "-"  # the digit column of a word that is not a number word, kept from typo matching
 MAX_TYPOS = 2
 TYPO_MIN_LENGTH = 5
-# Table words shorter than this are no typo's target, and shorter than the next one edit's only:
-# two edits reach four-letter words (tres, vier, ling) from too many English ones (bring, river,
-# thing). With two edits to any of them, 1,056 of the 63,993 lower-case words of Debian's
-# wamerican list read as digits; with these limits 520, and those are kept rows of numbers.tsv.
+# Table words shorter than TARGET_MIN_LENGTH are no typo's target, and those shorter than
+# TWO_TYPOS_MIN_LENGTH one edit's only: two edits reach four-letter words (tres, vier, ling) from
+# too many English ones (bring, river, thing). With two edits to any of them, 1,056 of the 63,993
+# lower-case words of Debian's wamerican list read as digits; with these limits 520, of which 10
+# are plurals (sevens) and the other 510 kept rows of the digits bundle's numbers.tsv.
 TARGET_MIN_LENGTH = 4
 TWO_TYPOS_MIN_LENGTH = 5
 _LANGUAGE_RE = re.compile(r"[a-z]{2,3}(-[A-Z][a-z]{3})?")
