@@ -65,6 +65,11 @@ def _mark_ranges() -> str:
 _WORD_RE = re.compile(rf"(?:[^\W_]|[{_mark_ranges()}])+")
 
 
+def _typos_allowed(word: str) -> int:
+    """How many edits a typo may be from table word ``word``."""
+    return MAX_TYPOS if len(word) >= TWO_TYPOS_MIN_LENGTH else 1
+
+
 def normalised(word: str) -> str:
     """``word`` as the table compares it: NFKC, then case folded."""
     return unicodedata.normalize("NFKC", word).casefold()
@@ -88,7 +93,7 @@ class NumberWords:
             if cjk
             else None
         )
-        # Candidates for a typo of length n: the non-CJK entries within MAX_TYPOS letters of n.
+        # Candidates for a typo of length n: the non-CJK entries it may be a typo of, by length.
         # Kept words are no candidates: one protects itself, not its typos ("sevem" is 7, though
         # one edit from the kept "sever").
         plain = [
@@ -98,7 +103,7 @@ class NumberWords:
         ]
         longest = max((len(w) for w in plain), default=0) + MAX_TYPOS
         self._near: dict[int, list[str]] = {
-            n: [w for w in plain if abs(len(w) - n) <= MAX_TYPOS]
+            n: [w for w in plain if abs(len(w) - n) <= _typos_allowed(w)]
             for n in range(TYPO_MIN_LENGTH, longest + 1)
         }
 
@@ -168,7 +173,7 @@ class NumberWords:
         matches = process.extract(
             key, candidates, scorer=DamerauLevenshtein.distance, score_cutoff=MAX_TYPOS, limit=None
         )
-        matches = [(w, d) for w, d, _ in matches if d == 1 or len(w) >= TWO_TYPOS_MIN_LENGTH]
+        matches = [(w, d) for w, d, _ in matches if d <= _typos_allowed(w)]
         if not matches:
             return None
         best = min(distance for _, distance in matches)
